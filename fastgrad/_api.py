@@ -1,0 +1,109 @@
+"""The functional API: value_and_grad, grad, hessp.
+
+Each call checks and converts its arguments (``_validation``), then hands plain
+arrays to one backend (``_backends``), which makes one pass over X.
+"""
+import numpy as np
+
+from . import _validation as V
+from ._backends import resolve
+
+_DOC_KEYWORDS = """
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+        float32 or float64, any layout (C, F, strided, negative strides, read-only,
+        ``np.memmap``); C- and F-ordered X is never copied. Integers and bools are
+        converted to float64.
+    y : array of shape (n_samples,) or (n_samples, n_outputs)
+        Targets; in [0, 1] for ``loss="logistic"`` (soft labels allowed).
+    coef : array of shape (n_features,) or (n_features, n_outputs)
+        With ``fit_intercept=True`` one more row: the last row is the intercept.
+    loss : {"squared", "logistic"}
+        ``"squared"``: l(z, y) = (z - y)^2 / 2;  ``"logistic"``: log(1 + e^z) - y z.
+    fit_intercept : bool
+    sample_weight : array of shape (n_samples,), optional
+        Non-negative, finite per-row weights (default: all ones).
+    l2 : float
+        Penalty ``l2/2 |coef|^2`` (the intercept is never penalised).
+    reduction : {"mean", "sum"}
+        Divide the data term by the total weight (``"mean"``) or not (``"sum"``).
+    rows : 1-D integer array, optional
+        Row indices of a minibatch, used without copying X (NumPy index semantics:
+        negatives count from the end, duplicates count twice).
+    out : ndarray, optional
+        Where to write the result: coef's shape, X's dtype, C-contiguous,
+        writeable, not overlapping coef (or v).
+    n_threads : int, optional
+        Threads of the compiled core (default: the cores available, honouring
+        ``OMP_NUM_THREADS`` and threadpoolctl). The result is bitwise identical
+        for every value.
+    backend : {"auto", "native", "numpy"}
+"""
+
+
+def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2,
+          reduction, rows, out, n_threads, backend):
+    loss = V.check_loss(loss)
+    reduction = V.check_reduction(reduction)
+    be = resolve(V.check_backend(backend))
+    l2 = V.check_l2(l2)
+    nt = V.check_n_threads(n_threads)
+    fit_intercept = bool(fit_intercept)
+    Xa = V.check_X(X)
+    m, n = Xa.shape
+    dt = Xa.dtype
+    ya = V.check_y(y, m, loss, dt)
+    single = ya.ndim == 1
+    k = 1 if single else ya.shape[1]
+    c = V.check_coef(coef, n, k, single, fit_intercept, dt)
+    vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if hess else None
+    w = V.check_sample_weight(sample_weight, m, dt)
+    r = V.check_rows(rows, m)
+    D = V.denominator(w, r, m if r is None else r.shape[0], reduction)
+    out2 = None
+    if want_grad:
+        shape = V.expected_coef_shape(n, k, single, fit_intercept)
+        if out is None:
+            out = np.empty(shape, dtype=dt)
+        else:
+            V.check_out(out, shape, dt, (("coef", coef), ("v", v)))
+        out2 = out.reshape(c.shape)
+    value = be.run(Xa, ya, w, r, c, vv, out2, loss, fit_intercept, hess, want_grad,
+                   l2, D, nt)
+    return value, out
+
+
+def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,
+                   l2=0.0, reduction="mean", rows=None, out=None, n_threads=None,
+                   backend="auto"):
+    """Loss and gradient of a linear model in one pass over X.
+
+    ``L = sum_i w_i l(z_i, y_i) / D + l2/2 |coef|^2`` with ``z = X @ coef (+ intercept)``;
+    returns ``(L, dL/dcoef)``: a Python float and an array of coef's shape in X's dtype.
+    """
+    value, g = _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight,
+                     l2, reduction, rows, out, n_threads, backend)
+    return value, g
+
+
+def grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
+         reduction="mean", rows=None, out=None, n_threads=None, backend="auto"):
+    """Gradient of the loss with respect to coef (see ``value_and_grad``)."""
+    return _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight, l2,
+                 reduction, rows, out, n_threads, backend)[1]
+
+
+def hessp(X, y, coef, v, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
+          reduction="mean", rows=None, out=None, n_threads=None, backend="auto"):
+    """Hessian-vector product ``H(coef) @ v`` in one pass over X; shape of coef.
+
+    ``H v = X.T @ (w * l''(z) * (X @ v)) / D + l2 v`` (intercept rows likewise, without l2).
+    """
+    return _call(X, y, coef, v, True, True, loss, fit_intercept, sample_weight, l2,
+                 reduction, rows, out, n_threads, backend)[1]
+
+
+for _f in (value_and_grad, grad, hessp):
+    _f.__doc__ += _DOC_KEYWORDS
+del _f

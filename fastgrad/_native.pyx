@@ -1,0 +1,259 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The compiled core: threads over fixed row chunks, the C micro-kernels per chunk.
+
+Everything here receives arrays that ``fastgrad._validation`` has already
+checked and converted: X float32/float64 with any strides (element-aligned),
+y (m,) or (m, k) in X's dtype, w (m,) or None, rows intp (r,) or None,
+coef/v/out (n_coef, k) C-contiguous in X's dtype.
+
+Determinism: the rows are cut into chunks whose size depends only on the
+problem's shape, never on the thread count.  Chunks are processed in waves of
+at most NSLOT; chunk c of a wave accumulates into slot c (its own buffer), and
+the slots are added into the total in chunk order.  So the sum is the same,
+bit for bit, for every n_threads.  Between waves the GIL is taken to check
+for signals (Ctrl-C).
+"""
+cimport numpy as cnp
+from cython.parallel cimport prange
+from libc.stdlib cimport malloc, free
+from libc.string cimport memset
+from cpython.exc cimport PyErr_CheckSignals
+
+cnp.import_array()
+
+cdef extern from "fastgrad_kernels.h" nogil:
+    ctypedef struct fg_args:
+        const void *X
+        Py_ssize_t sr, sc
+        Py_ssize_t n, k
+        const void *y
+        Py_ssize_t ys0, ys1
+        const void *w
+        Py_ssize_t ws
+        const Py_ssize_t *rows
+        const void *coef
+        const void *icpt
+        const void *v
+        const void *vicpt
+        int loss
+        int hess
+        int want_grad
+        Py_ssize_t block
+    size_t fg_work_size(const fg_args *a) noexcept
+    Py_ssize_t fg_col_block(Py_ssize_t n, Py_ssize_t k, int itemsize) noexcept
+    double fg_chunk_f64(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                        double *g, double *work) noexcept
+    double fg_chunk_f32(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                        double *g, double *work) noexcept
+    const char *fg_simd_paths() noexcept
+    const char *fg_simd_selected() noexcept
+    double fg_log1pexp(double z) noexcept
+    double fg_logistic_loss(double z, double y) noexcept
+    double fg_sigmoid(double z) noexcept
+
+cdef extern from "fg_omp.h" nogil:
+    int fg_have_openmp() noexcept
+    int fg_omp_max_threads() noexcept
+
+cdef enum:
+    NSLOT = 16                 # chunks per wave (and per-wave buffers)
+    CHUNK_ELEMS = 1 << 17      # about this many elements of X per chunk
+    MIN_CHUNK_ROWS = 64
+
+LOSS_CODES = {"squared": 0, "logistic": 1}  # the enum of fastgrad_kernels.h
+
+
+def openmp_enabled():
+    return bool(fg_have_openmp())
+
+
+def omp_max_threads():
+    """What OpenMP would use now (OMP_NUM_THREADS, threadpoolctl limits)."""
+    return fg_omp_max_threads()
+
+
+def simd_paths():
+    return fg_simd_paths().decode()
+
+
+def simd_selected():
+    return fg_simd_selected().decode()
+
+
+def log1pexp(double z):
+    return fg_log1pexp(z)
+
+
+def sigmoid(double z):
+    return fg_sigmoid(z)
+
+
+def chunk_rows(Py_ssize_t n, Py_ssize_t block):
+    """Rows per chunk: fixed by the shape only (never by the thread count)."""
+    cdef Py_ssize_t per = CHUNK_ELEMS // (n if n > 0 else 1)
+    if per < MIN_CHUNK_ROWS:
+        per = MIN_CHUNK_ROWS
+    per = ((per + block - 1) // block) * block
+    return per
+
+
+cdef inline double _chunk(bint f32, const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                          double *g, double *work) noexcept nogil:
+    if f32:
+        return fg_chunk_f32(a, r0, r1, g, work)
+    return fg_chunk_f64(a, r0, r1, g, work)
+
+
+def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
+        object v, object out, str loss, bint fit_intercept, bint hess,
+        bint want_grad, double l2, double denom, int n_threads):
+    """One fused pass; writes the gradient (or H v) into out, returns the loss.
+
+    coef, v, out: (n + fit_intercept, k) C-contiguous arrays of X's dtype.
+    The loss is sum(w * l) / denom + l2/2 |coef[:n]|^2 (0.0 in hess mode).
+    """
+    cdef fg_args a
+    cdef bint f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
+    cdef Py_ssize_t isz = 4 if f32 else 8
+    cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+    cdef Py_ssize_t n = cnp.PyArray_DIM(X, 1)
+    cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1)
+    cdef cnp.ndarray rows_a, w_a, v_a, out_a
+    cdef Py_ssize_t nrows = m
+
+    a.X = cnp.PyArray_DATA(X)
+    a.sr = cnp.PyArray_STRIDE(X, 0) // isz
+    a.sc = cnp.PyArray_STRIDE(X, 1) // isz
+    a.n = n
+    a.k = k
+    a.y = cnp.PyArray_DATA(y)
+    a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
+    a.ys1 = cnp.PyArray_STRIDE(y, 1) // isz if cnp.PyArray_NDIM(y) == 2 else 0
+    a.w = NULL
+    a.ws = 0
+    if w is not None:
+        w_a = <cnp.ndarray>w
+        a.w = cnp.PyArray_DATA(w_a)
+        a.ws = cnp.PyArray_STRIDE(w_a, 0) // isz
+    a.rows = NULL
+    if rows is not None:
+        rows_a = <cnp.ndarray>rows
+        a.rows = <const Py_ssize_t *>cnp.PyArray_DATA(rows_a)
+        nrows = cnp.PyArray_DIM(rows_a, 0)
+    cdef char *cdata = <char *>cnp.PyArray_DATA(coef)
+    a.coef = cdata
+    a.icpt = cdata + n * k * isz if fit_intercept else NULL
+    a.v = NULL
+    a.vicpt = NULL
+    cdef char *vdata = NULL
+    if hess:
+        v_a = <cnp.ndarray>v
+        vdata = <char *>cnp.PyArray_DATA(v_a)
+        a.v = vdata
+        a.vicpt = vdata + n * k * isz if fit_intercept else NULL
+    a.loss = LOSS_CODES[loss]
+    a.hess = hess
+    a.want_grad = want_grad or hess
+    a.block = fg_col_block(n, k, <int>isz)
+
+    cdef Py_ssize_t per = chunk_rows(n, a.block)
+    cdef Py_ssize_t nchunks = (nrows + per - 1) // per
+    cdef Py_ssize_t nslot = nchunks if nchunks < NSLOT else NSLOT
+    cdef Py_ssize_t glen = n * k + k
+    cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(&a)
+    cdef Py_ssize_t c, c0, c1, s, i, j, r0, r1
+    cdef int nt = n_threads
+    cdef double total_loss = 0.0
+    cdef double sloss[NSLOT]
+    cdef double *acc = NULL
+    cdef double *slots = NULL
+    cdef double *work = NULL
+    if nslot < 1:
+        nslot = 1
+    if nt > nslot:
+        nt = <int>nslot
+
+    acc = <double *>malloc(glen * sizeof(double))
+    slots = <double *>malloc(nslot * glen * sizeof(double))
+    work = <double *>malloc(nslot * wlen * sizeof(double))
+    if acc == NULL or slots == NULL or work == NULL:
+        free(acc); free(slots); free(work)
+        raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
+    try:
+        memset(acc, 0, glen * sizeof(double))
+        c0 = 0
+        while c0 < nchunks:
+            c1 = c0 + nslot
+            if c1 > nchunks:
+                c1 = nchunks
+            with nogil:
+                if nt > 1 and c1 - c0 > 1:
+                    for c in prange(c0, c1, num_threads=nt, schedule='static'):
+                        s = c - c0
+                        memset(slots + s * glen, 0, glen * sizeof(double))
+                        r0 = c * per
+                        r1 = r0 + per
+                        if r1 > nrows:
+                            r1 = nrows
+                        sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen, work + s * wlen)
+                else:
+                    for c in range(c0, c1):
+                        s = c - c0
+                        memset(slots + s * glen, 0, glen * sizeof(double))
+                        r0 = c * per
+                        r1 = r0 + per
+                        if r1 > nrows:
+                            r1 = nrows
+                        sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen, work + s * wlen)
+                # fixed-order reduction of the wave
+                for c in range(c0, c1):
+                    s = c - c0
+                    total_loss += sloss[s]
+                    for i in range(glen):
+                        acc[i] += slots[s * glen + i]
+            c0 = c1
+            if c0 < nchunks:
+                PyErr_CheckSignals()
+
+        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
+                       want_grad, l2, denom, cdata, vdata, out)
+    finally:
+        free(acc)
+        free(slots)
+        free(work)
+
+
+cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n,
+                    Py_ssize_t k, bint fit_intercept, bint hess, bint want_grad,
+                    double l2, double denom, const char *cdata, const char *vdata,
+                    object out) except? -1.0:
+    """out = acc / denom + l2 * (coef or v), intercept rows unpenalised."""
+    cdef Py_ssize_t i, nk = n * k
+    cdef Py_ssize_t glen = nk + (k if fit_intercept else 0)
+    cdef const double *cd = <const double *>(vdata if hess else cdata)
+    cdef const float *cf = <const float *>(vdata if hess else cdata)
+    cdef double pen = 0.0, ci, inv = 1.0 / denom
+    cdef cnp.ndarray out_a
+    cdef double *od = NULL
+    cdef float *of = NULL
+    if not hess:
+        for i in range(nk):
+            ci = (<const float *>cdata)[i] if f32 else (<const double *>cdata)[i]
+            pen += ci * ci
+    if want_grad or hess:
+        out_a = <cnp.ndarray>out
+        if f32:
+            of = <float *>cnp.PyArray_DATA(out_a)
+            for i in range(nk):
+                of[i] = <float>(acc[i] * inv + l2 * cf[i])
+            for i in range(nk, glen):
+                of[i] = <float>(acc[i] * inv)
+        else:
+            od = <double *>cnp.PyArray_DATA(out_a)
+            for i in range(nk):
+                od[i] = acc[i] * inv + l2 * cd[i]
+            for i in range(nk, glen):
+                od[i] = acc[i] * inv
+    if hess:
+        return 0.0
+    return total_loss * inv + 0.5 * l2 * pen

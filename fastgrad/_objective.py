@@ -1,0 +1,115 @@
+"""Objective: check and convert the data once, then go straight to the backend."""
+import numpy as np
+
+from . import _validation as V
+from ._backends import resolve
+
+
+class Objective:
+    """The loss of a linear model on fixed data, for training loops.
+
+    ``Objective(X, y, ...)`` checks and converts X, y and sample_weight once
+    (with ``check_input=True`` it also rejects NaN or inf, naming the array and
+    the first bad index); each call then checks only coef (and rows, out) and
+    runs one pass over X. Calling the object returns ``(loss, grad)``, so it
+    plugs into ``scipy.optimize.minimize(obj, x0, jac=True, hessp=obj.hessp)``.
+
+    Keywords as in :func:`fastgrad.value_and_grad`. ``n_threads=None`` is
+    resolved on every call, so threadpoolctl limits set later are honoured.
+    """
+
+    def __init__(self, X, y, *, loss="squared", fit_intercept=False, sample_weight=None,
+                 l2=0.0, reduction="mean", n_threads=None, backend="auto",
+                 check_input=True):
+        self._loss = V.check_loss(loss)
+        self._reduction = V.check_reduction(reduction)
+        self._backend_name = V.check_backend(backend)
+        self._run = resolve(self._backend_name).run
+        self._l2 = V.check_l2(l2)
+        V.check_n_threads(n_threads)
+        self._n_threads = n_threads
+        self._fit_intercept = bool(fit_intercept)
+        X = V.check_X(X)
+        m, n = X.shape
+        y = V.check_y(y, m, self._loss, X.dtype)
+        w = V.check_sample_weight(sample_weight, m, X.dtype)
+        if check_input:
+            V.first_nonfinite(X, "X")
+            V.first_nonfinite(y, "y")
+        self._X, self._y, self._w = X, y, w
+        self._single = y.ndim == 1
+        self._k = 1 if self._single else y.shape[1]
+        self._coef_shape = V.expected_coef_shape(n, self._k, self._single,
+                                                 self._fit_intercept)
+        self._D = V.denominator(w, None, m, self._reduction)
+
+    # -- attributes of API.md ---------------------------------------------
+    n_samples = property(lambda self: self._X.shape[0], doc="rows of X")
+    n_features = property(lambda self: self._X.shape[1], doc="columns of X")
+    n_outputs = property(lambda self: self._k, doc="columns of y (1 for 1-D y)")
+    coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
+    dtype = property(lambda self: self._X.dtype, doc="X's dtype: results are in it")
+    loss = property(lambda self: self._loss)
+    fit_intercept = property(lambda self: self._fit_intercept)
+    reduction = property(lambda self: self._reduction)
+    l2 = property(lambda self: self._l2)
+    backend = property(lambda self: self._backend_name)
+
+    def __repr__(self):
+        return (f"Objective(loss={self._loss!r}, n_samples={self.n_samples}, "
+                f"n_features={self.n_features}, n_outputs={self._k}, "
+                f"dtype={self.dtype}, fit_intercept={self._fit_intercept}, "
+                f"l2={self._l2}, reduction={self._reduction!r}, backend={self._backend_name!r})")
+
+    # -- per call ----------------------------------------------------------
+    def _coef(self, coef, name="coef"):
+        return V.check_coef(coef, self._X.shape[1], self._k, self._single,
+                            self._fit_intercept, self._X.dtype, name)
+
+    def _rows_and_D(self, rows):
+        if rows is None:
+            return None, self._D
+        r = V.check_rows(rows, self._X.shape[0])
+        return r, V.denominator(self._w, r, r.shape[0], self._reduction)
+
+    def _out(self, out, c, others):
+        if out is None:
+            out = np.empty(self._coef_shape, dtype=self._X.dtype)
+        else:
+            V.check_out(out, self._coef_shape, self._X.dtype, others)
+        return out, out.reshape(c.shape)
+
+    def _threads(self):
+        return V.check_n_threads(self._n_threads)
+
+    def value_and_grad(self, coef, *, rows=None, out=None):
+        """(loss, gradient) at coef; gradient has ``coef_shape`` and X's dtype."""
+        c = self._coef(coef)
+        r, D = self._rows_and_D(rows)
+        out, out2 = self._out(out, c, (("coef", coef),))
+        value = self._run(self._X, self._y, self._w, r, c, None, out2, self._loss,
+                          self._fit_intercept, False, True, self._l2, D, self._threads())
+        return value, out
+
+    __call__ = value_and_grad
+
+    def grad(self, coef, *, rows=None, out=None):
+        """Gradient at coef."""
+        return self.value_and_grad(coef, rows=rows, out=out)[1]
+
+    def value(self, coef, *, rows=None):
+        """Loss at coef (one pass over X, no gradient work)."""
+        c = self._coef(coef)
+        r, D = self._rows_and_D(rows)
+        return self._run(self._X, self._y, self._w, r, c, None, None, self._loss,
+                         self._fit_intercept, False, False, self._l2, D, self._threads())
+
+    def hessp(self, coef, v, *, rows=None, out=None):
+        """Hessian-vector product H(coef) @ v in one pass over X."""
+        c = self._coef(coef)
+        vv = self._coef(v, "v")
+        r, D = self._rows_and_D(rows)
+        out, out2 = self._out(out, c, (("coef", coef), ("v", v)))
+        self._run(self._X, self._y, self._w, r, c, vv, out2, self._loss,
+                  self._fit_intercept, True, True, self._l2, D, self._threads())
+        return out

@@ -1,0 +1,254 @@
+"""Argument checks and conversions, with the error messages of API.md.
+
+Everything a backend receives has passed through here: X float32/float64 in
+native byte order (C, F or any element-aligned strides, never copied when C-
+or F-ordered), y and sample_weight in X's dtype, coef/v as C-contiguous
+(n_coef, k) arrays, rows as intp indices in [0, m), out checked.  Nothing here
+writes to an argument.
+"""
+import numbers
+import os
+
+import numpy as np
+
+LOSSES = ("squared", "logistic")
+REDUCTIONS = ("mean", "sum")
+BACKENDS = ("auto", "native", "numpy")
+LOSS_CODES = {"squared": 0, "logistic": 1}
+
+try:
+    _N_CPUS = len(os.sched_getaffinity(0))
+except (AttributeError, OSError):  # pragma: no cover - not Linux
+    _N_CPUS = os.cpu_count() or 1
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _choice(value, valid, name):
+    if isinstance(value, str) and value in valid:
+        return value
+    if name == "loss" and value == "multinomial":
+        raise NotImplementedError(
+            "loss='multinomial' is part of the API contract but not implemented yet; "
+            f"valid losses now: {', '.join(map(repr, valid))}")
+    raise ValueError(f"{name}={value!r} is not valid; expected one of "
+                     f"{', '.join(map(repr, valid))}")
+
+
+def check_loss(loss):
+    return _choice(loss, LOSSES, "loss")
+
+
+def check_reduction(reduction):
+    return _choice(reduction, REDUCTIONS, "reduction")
+
+
+def check_backend(backend):
+    return _choice(backend, BACKENDS, "backend")
+
+
+def _real_dtype_or_raise(a, name):
+    kind = a.dtype.kind
+    if kind in "fiub":
+        return
+    raise TypeError(f"{name}: dtype {a.dtype} is not supported; expected real numbers "
+                    "(float32 or float64; integers and bools are converted)")
+
+
+def check_X(X):
+    """X as a 2-D float32/float64 array in native byte order; no copy when C/F-ordered."""
+    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
+        raise TypeError("X: scipy.sparse matrices are not supported yet; pass a dense array "
+                        "(X.toarray())")
+    Xa = X if type(X) is np.ndarray else np.asarray(X)
+    dt = Xa.dtype
+    if dt not in _FLOATS:
+        _real_dtype_or_raise(Xa, "X")
+        if dt.kind == "f" and dt.itemsize < 4:
+            Xa = Xa.astype(np.float32)          # float16: exact in float32
+        elif dt.kind == "f" and dt.itemsize > 8:
+            raise TypeError(f"X: dtype {dt} is not supported; convert to float64 "
+                            "(fastgrad computes in float32 or float64)")
+        elif dt.kind == "f":                    # byte-swapped float32/float64
+            Xa = Xa.astype(dt.newbyteorder("="))
+        else:                                   # integers and bools
+            Xa = Xa.astype(np.float64)
+    if Xa.ndim != 2:
+        raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {Xa.shape}")
+    isz = Xa.itemsize
+    s0, s1 = Xa.strides
+    if s0 % isz or s1 % isz:                    # strides not a multiple of the item
+        Xa = np.ascontiguousarray(Xa)
+    return Xa
+
+
+def as_dtype(a, dtype, name, contiguous=False):
+    """a converted to dtype (real numbers only); copies only when it must."""
+    arr = a if type(a) is np.ndarray else np.asarray(a)
+    if arr.dtype != dtype:
+        if arr.dtype.kind not in "fiub":
+            _real_dtype_or_raise(arr, name)
+        arr = arr.astype(dtype)
+    if contiguous and not arr.flags.c_contiguous:
+        arr = np.ascontiguousarray(arr)
+    return arr
+
+
+def check_y(y, m, loss, dtype):
+    ya = as_dtype(y, dtype, "y")
+    if ya.ndim not in (1, 2):
+        raise ValueError(f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); "
+                         f"got shape {ya.shape}")
+    if ya.shape[0] != m:
+        raise ValueError(f"y has {ya.shape[0]} rows but X has {m} (y shape {ya.shape}, "
+                         f"X has n_samples={m})")
+    if ya.ndim == 2 and ya.shape[1] == 0:
+        raise ValueError(f"y must have at least one output column; got shape {ya.shape}")
+    if ya.strides[0] % ya.itemsize or (ya.ndim == 2 and ya.strides[1] % ya.itemsize):
+        ya = np.ascontiguousarray(ya)
+    if loss == "logistic" and ya.size:
+        lo, hi = ya.min(), ya.max()
+        if lo < 0 or hi > 1:
+            bad = ya[(ya < 0) | (ya > 1)].flat[0]
+            raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
+                             f"(min {lo!r}, max {hi!r})")
+    return ya
+
+
+def check_sample_weight(sample_weight, m, dtype):
+    if sample_weight is None:
+        return None
+    w = as_dtype(sample_weight, dtype, "sample_weight")
+    if w.ndim != 1 or w.shape[0] != m:
+        raise ValueError(f"sample_weight must have shape ({m},) to match X's n_samples={m}; "
+                         f"got shape {w.shape}")
+    if w.strides[0] % w.itemsize:
+        w = np.ascontiguousarray(w)
+    if w.size:
+        if not np.isfinite(w).all():
+            i = int(np.flatnonzero(~np.isfinite(w))[0])
+            raise ValueError(f"sample_weight must be finite; sample_weight[{i}] = {w[i]!r}")
+        if w.min() < 0:
+            i = int(np.flatnonzero(w < 0)[0])
+            raise ValueError(f"sample_weight must be non-negative; sample_weight[{i}] = {w[i]!r}")
+    return w
+
+
+def check_l2(l2):
+    try:
+        val = float(l2)
+    except (TypeError, ValueError):
+        raise ValueError(f"l2 must be a non-negative finite number; got {l2!r}") from None
+    if not (val >= 0.0 and val != float("inf")):
+        raise ValueError(f"l2 must be a non-negative finite number; got {l2!r}")
+    return val
+
+
+def check_n_threads(n_threads):
+    """None: the cores available (OMP_NUM_THREADS, threadpoolctl); else an int >= 1."""
+    if n_threads is None:
+        from . import _backends
+        return max(1, min(_backends.omp_max_threads(), _N_CPUS))
+    if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
+        raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
+    return int(n_threads)
+
+
+def coef_rows(n, fit_intercept):
+    return n + 1 if fit_intercept else n
+
+
+def expected_coef_shape(n, k, single, fit_intercept):
+    rows = coef_rows(n, fit_intercept)
+    return (rows,) if single else (rows, k)
+
+
+def check_coef(coef, n, k, single, fit_intercept, dtype, name="coef"):
+    """coef as a C-contiguous (n_coef, k) array of dtype, or ValueError naming the shapes."""
+    c = as_dtype(coef, dtype, name, contiguous=True)
+    shape = expected_coef_shape(n, k, single, fit_intercept)
+    if c.shape != shape:
+        what = "n_features + 1" if fit_intercept else "n_features"
+        outs = "" if single else ", n_outputs"
+        raise ValueError(f"{name} must have shape ({what}{outs}) = {shape} for X with "
+                         f"n_features={n}{'' if single else f' and y with n_outputs={k}'}"
+                         f" (fit_intercept={fit_intercept}); got shape {c.shape}")
+    return c.reshape(shape[0], k)
+
+
+def check_rows(rows, m):
+    """rows as intp indices in [0, m) (negatives counted from the end), or None."""
+    if rows is None:
+        return None
+    r = rows if type(rows) is np.ndarray else np.asarray(rows)
+    if r.ndim != 1:
+        raise ValueError(f"rows must be a 1-D array of row indices; got shape {r.shape}")
+    if r.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if r.dtype.kind not in "iu":
+        hint = " (for a boolean mask use np.flatnonzero(mask))" if r.dtype.kind == "b" else ""
+        raise TypeError(f"rows must be integer row indices; got dtype {r.dtype}{hint}")
+    lo, hi = r.min(), r.max()
+    if lo < -m or hi >= m:
+        bad = lo if lo < -m else hi
+        raise IndexError(f"rows: index {int(bad)} is out of bounds for axis 0 with size {m}")
+    r = r.astype(np.intp, copy=False)
+    if lo < 0:
+        r = np.where(r < 0, r + m, r)
+    if not r.flags.c_contiguous:
+        r = np.ascontiguousarray(r)
+    return r
+
+
+def check_out(out, shape, dtype, others):
+    """out must be a writeable C-contiguous array of coef's shape and X's dtype,
+    sharing no memory with coef or v (``others``: the caller's original arrays)."""
+    if not isinstance(out, np.ndarray):
+        raise ValueError(f"out must be a numpy array of shape {shape} and dtype {dtype}; "
+                         f"got {type(out).__name__}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape} (the shape of coef); got {out.shape}")
+    if out.dtype != dtype:
+        raise ValueError(f"out must have dtype {dtype} (X's dtype); got {out.dtype}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out must be writeable; got a read-only array")
+    for nm, o in others:
+        if isinstance(o, np.ndarray) and np.may_share_memory(out, o) \
+                and np.shares_memory(out, o):
+            raise ValueError(f"out must not overlap {nm}")
+    return out
+
+
+def denominator(w, rows, nrows, reduction):
+    """D of API.md: sum of the weights (mean) or 1 (sum)."""
+    if reduction == "sum":
+        return 1.0
+    if w is None:
+        D = float(nrows)
+    else:
+        D = float(np.sum(w if rows is None else w[rows], dtype=np.float64))
+    if not D > 0:
+        raise ValueError(
+            "reduction='mean' needs a positive total sample weight; got "
+            + ("no rows" if nrows == 0 else f"sum(sample_weight) = {D} over {nrows} rows"))
+    return D
+
+
+def first_nonfinite(a, name, block_rows=8192):
+    """ValueError naming the array and the first non-finite entry, if any.
+
+    Scans in blocks of rows, so a large X costs no temporary of its size."""
+    if a is None or a.size == 0:
+        return
+    for s in range(0, a.shape[0], block_rows):
+        blk = a[s:s + block_rows]
+        ok = np.isfinite(blk)
+        if not ok.all():
+            idx = np.unravel_index(int(np.flatnonzero(~ok.ravel())[0]), blk.shape)
+            idx = (idx[0] + s,) + tuple(idx[1:])
+            raise ValueError(f"{name} contains NaN or inf: "
+                             f"{name}[{', '.join(map(str, idx))}] = {a[idx]!r}")

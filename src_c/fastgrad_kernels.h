@@ -1,0 +1,70 @@
+/*
+ * fastgrad: the row micro-kernels.
+ *
+ * One call processes rows [r0, r1) of X (or rows[r0..r1) when a row index is
+ * given) in a single pass: per row (or block of rows) z = x.coef (+b), the
+ * pointwise loss and derivative, and g += d * x while the rows are still in
+ * cache.  All accumulation is in double, whatever the dtype of X.
+ *
+ * Plain C99, no Python.  SIMD paths are chosen at run time (target_clones)
+ * where the compiler supports it; the default build is portable.
+ */
+#ifndef FASTGRAD_KERNELS_H
+#define FASTGRAD_KERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum { FG_SQUARED = 0, FG_LOGISTIC = 1 };
+
+typedef struct {
+    const void *X;          /* element (i, f) at X + i*sr + f*sc (elements) */
+    ptrdiff_t sr, sc;       /* strides in elements, any sign */
+    ptrdiff_t n, k;         /* features, outputs */
+    const void *y;          /* y(i, j) at y + i*ys0 + j*ys1 */
+    ptrdiff_t ys0, ys1;
+    const void *w;          /* weights w(i) at w + i*ws, or NULL */
+    ptrdiff_t ws;
+    const ptrdiff_t *rows;  /* logical row -> row of X, or NULL */
+    const void *coef;       /* (n, k), C-contiguous, X's dtype */
+    const void *icpt;       /* (k,) or NULL */
+    const void *v;          /* hessp direction (n, k) or NULL */
+    const void *vicpt;      /* (k,) or NULL */
+    int loss;               /* FG_SQUARED, FG_LOGISTIC */
+    int hess;               /* 1: Hessian-vector product instead of gradient */
+    int want_grad;          /* 0: loss only (no axpy) */
+    ptrdiff_t block;        /* rows per block on the column path */
+} fg_args;
+
+/* Doubles of scratch one call of fg_chunk_* needs. */
+size_t fg_work_size(const fg_args *a);
+
+/* Rows per block for the column path (fixed by n, k and the dtype size). */
+ptrdiff_t fg_col_block(ptrdiff_t n, ptrdiff_t k, int itemsize);
+
+/*
+ * Adds rows [r0, r1) into g (n*k doubles for coef, then k for the intercept);
+ * returns the weighted loss sum of those rows (0 in hess mode).
+ * work: fg_work_size(a) doubles.
+ */
+double fg_chunk_f64(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                    double *g, double *work);
+double fg_chunk_f32(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                    double *g, double *work);
+
+/* Names of the SIMD paths compiled in, and the one this CPU runs. */
+const char *fg_simd_paths(void);
+const char *fg_simd_selected(void);
+
+/* Pointwise functions (exposed for tests). */
+double fg_log1pexp(double z);
+double fg_logistic_loss(double z, double y);
+double fg_sigmoid(double z);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
