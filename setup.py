@@ -44,7 +44,7 @@ def _has_openmp():
 
 
 openmp = _has_openmp()
-compile_args = ["-O3", "-fno-math-errno"] if sys.platform != "win32" else ["/O2"]
+compile_args = ["-O3", "-fno-math-errno", "-fno-trapping-math"] if sys.platform != "win32" else ["/O2"]
 link_args = []
 if sys.platform != "win32":
     # the `#pragma omp simd` loops vectorise without pulling in the OpenMP runtime

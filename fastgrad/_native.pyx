@@ -7,17 +7,25 @@ y (m,) or (m, k) in X's dtype, w (m,) or None, rows intp (r,) or None,
 coef/v/out (n_coef, k) C-contiguous in X's dtype.
 
 Determinism: the rows are cut into chunks whose size depends only on the
-problem's shape, never on the thread count.  Chunks are processed in waves of
-at most NSLOT; chunk c of a wave accumulates into slot c (its own buffer), and
-the slots are added into the total in chunk order.  So the sum is the same,
-bit for bit, for every n_threads.  Between waves the GIL is taken to check
-for signals (Ctrl-C).
+problem's shape, never on the thread count.  Chunk c accumulates into its own
+slot (a wave of slots normally covers every chunk; 32 MiB of slots at most),
+and the slots are added into the total in chunk order.  So the sum is the same,
+bit for bit, for every n_threads.  Chunks are handed to threads dynamically in
+one parallel region; every ~128 MiB of X the calling thread takes the GIL to
+check for signals (Ctrl-C), and the other threads then skip what is left.
 """
 cimport numpy as cnp
-from cython.parallel cimport prange
-from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange, threadid
+from libc.stdlib cimport calloc, malloc, free
 from libc.string cimport memset
-from cpython.exc cimport PyErr_CheckSignals
+from cpython.exc cimport PyErr_CheckSignals, PyErr_Occurred
+
+
+cdef int raise_pending() except -1:
+    """Propagate the exception that PyErr_CheckSignals set."""
+    if PyErr_Occurred() != NULL:
+        return -1
+    raise KeyboardInterrupt
 
 cnp.import_array()
 
@@ -56,9 +64,11 @@ cdef extern from "fg_omp.h" nogil:
     int fg_omp_max_threads() noexcept
 
 cdef enum:
-    NSLOT = 16                 # chunks per wave (and per-wave buffers)
-    CHUNK_ELEMS = 1 << 17      # about this many elements of X per chunk
+    CHUNK_BYTES = 1 << 22      # about this many bytes of X per chunk (4 MiB)
     MIN_CHUNK_ROWS = 64
+    SLOT_BUDGET = 1 << 22      # doubles of per-chunk accumulators (32 MiB) per wave
+    MIN_SLOTS = 16
+    CHECK_BYTES = 1 << 27      # check for signals after about 128 MiB of X
 
 LOSS_CODES = {"squared": 0, "logistic": 1}  # the enum of fastgrad_kernels.h
 
@@ -88,9 +98,9 @@ def sigmoid(double z):
     return fg_sigmoid(z)
 
 
-def chunk_rows(Py_ssize_t n, Py_ssize_t block):
+def chunk_rows(Py_ssize_t n, Py_ssize_t block, Py_ssize_t itemsize):
     """Rows per chunk: fixed by the shape only (never by the thread count)."""
-    cdef Py_ssize_t per = CHUNK_ELEMS // (n if n > 0 else 1)
+    cdef Py_ssize_t per = CHUNK_BYTES // ((n if n > 0 else 1) * itemsize)
     if per < MIN_CHUNK_ROWS:
         per = MIN_CHUNK_ROWS
     per = ((per + block - 1) // block) * block
@@ -156,46 +166,66 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.want_grad = want_grad or hess
     a.block = fg_col_block(n, k, <int>isz)
 
-    cdef Py_ssize_t per = chunk_rows(n, a.block)
+    cdef Py_ssize_t per = chunk_rows(n, a.block, isz)
     cdef Py_ssize_t nchunks = (nrows + per - 1) // per
-    cdef Py_ssize_t nslot = nchunks if nchunks < NSLOT else NSLOT
     cdef Py_ssize_t glen = n * k + k
     cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(&a)
-    cdef Py_ssize_t c, c0, c1, s, i, j, r0, r1
+    # one accumulator slot per chunk of a wave; normally one wave holds every chunk
+    cdef Py_ssize_t nslot = SLOT_BUDGET // (glen if glen > 0 else 1)
+    if nslot < MIN_SLOTS:
+        nslot = MIN_SLOTS
+    if nslot > nchunks:
+        nslot = nchunks
+    if nslot < 1:
+        nslot = 1
+    cdef Py_ssize_t check_every = CHECK_BYTES // (per * n * isz + 1) + 1
     cdef int nt = n_threads
+    if nt > nchunks:
+        nt = <int>nchunks
+    if nt < 1:
+        nt = 1
+    cdef Py_ssize_t c, c0, c1, s, i, r0, r1
+    cdef int tid
     cdef double total_loss = 0.0
-    cdef double sloss[NSLOT]
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    cdef double *sloss = NULL
     cdef double *acc = NULL
     cdef double *slots = NULL
     cdef double *work = NULL
-    if nslot < 1:
-        nslot = 1
-    if nt > nslot:
-        nt = <int>nslot
 
-    acc = <double *>malloc(glen * sizeof(double))
-    slots = <double *>malloc(nslot * glen * sizeof(double))
-    work = <double *>malloc(nslot * wlen * sizeof(double))
-    if acc == NULL or slots == NULL or work == NULL:
-        free(acc); free(slots); free(work)
+    acc = <double *>calloc(glen + 1, sizeof(double))
+    sloss = <double *>malloc(nslot * sizeof(double))
+    slots = <double *>malloc(nslot * glen * sizeof(double) + 8)
+    work = <double *>malloc(nt * wlen * sizeof(double))
+    if acc == NULL or sloss == NULL or slots == NULL or work == NULL:
+        free(acc); free(sloss); free(slots); free(work)
         raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
     try:
-        memset(acc, 0, glen * sizeof(double))
         c0 = 0
-        while c0 < nchunks:
+        while c0 < nchunks and not stop[0]:
             c1 = c0 + nslot
             if c1 > nchunks:
                 c1 = nchunks
             with nogil:
-                if nt > 1 and c1 - c0 > 1:
-                    for c in prange(c0, c1, num_threads=nt, schedule='static'):
-                        s = c - c0
-                        memset(slots + s * glen, 0, glen * sizeof(double))
-                        r0 = c * per
-                        r1 = r0 + per
-                        if r1 > nrows:
-                            r1 = nrows
-                        sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen, work + s * wlen)
+                if nt > 1:
+                    # one parallel region per wave (normally per call); chunks are
+                    # handed out dynamically, so a descheduled thread holds up no one
+                    for c in prange(c0, c1, num_threads=nt, schedule='dynamic', chunksize=1):
+                        if not stop[0]:
+                            tid = threadid()
+                            s = c - c0
+                            memset(slots + s * glen, 0, glen * sizeof(double))
+                            r0 = c * per
+                            r1 = r0 + per
+                            if r1 > nrows:
+                                r1 = nrows
+                            sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen,
+                                              work + tid * wlen)
+                            if tid == 0 and (s + 1) % check_every == 0:
+                                with gil:
+                                    if PyErr_CheckSignals() != 0:
+                                        stop[0] = 1
                 else:
                     for c in range(c0, c1):
                         s = c - c0
@@ -204,21 +234,31 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
                         r1 = r0 + per
                         if r1 > nrows:
                             r1 = nrows
-                        sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen, work + s * wlen)
-                # fixed-order reduction of the wave
-                for c in range(c0, c1):
-                    s = c - c0
-                    total_loss += sloss[s]
-                    for i in range(glen):
-                        acc[i] += slots[s * glen + i]
+                        sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen, work)
+                        if (s + 1) % check_every == 0 and c + 1 < c1:
+                            with gil:
+                                if PyErr_CheckSignals() != 0:
+                                    stop[0] = 1
+                                    break
+                # fixed-order reduction: chunk order, whatever thread ran it
+                if not stop[0]:
+                    for c in range(c0, c1):
+                        s = c - c0
+                        total_loss += sloss[s]
+                        for i in range(glen):
+                            acc[i] += slots[s * glen + i]
             c0 = c1
-            if c0 < nchunks:
-                PyErr_CheckSignals()
-
+            if c0 < nchunks and not stop[0]:
+                if PyErr_CheckSignals() != 0:
+                    stop[0] = 1
+        if stop[0]:
+            # the exception (KeyboardInterrupt, ...) was set by PyErr_CheckSignals
+            raise_pending()
         return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
                        want_grad, l2, denom, cdata, vdata, out)
     finally:
         free(acc)
+        free(sloss)
         free(slots)
         free(work)
 

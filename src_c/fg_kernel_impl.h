@@ -1,39 +1,58 @@
 /*
  * The loops of fastgrad_kernels.c, written once; included with T (element
  * type of X, y, w, coef) and SFX (name suffix) defined.  Not a public header.
+ *
+ * Row path (a row of X contiguous, or gathered): 4 rows at a time, their 4
+ * dot products sharing the loads of coef, the pointwise step vectorised over
+ * the 4, then one combined axpy g += d0 x0 + d1 x1 + d2 x2 + d3 x3, so g is
+ * loaded and stored once per 4 rows while the rows are still in L1.
+ * Column path (F-ordered X): a block of rows that fits in L2; z for the block
+ * four columns at a time, the pointwise step over the block, then g[f] +=
+ * X_b[:, f] . d; the next block is prefetched during the second sweep, so X
+ * comes from memory once.
  */
 #define FG_CAT2(a, b) a##b
 #define FG_CAT(a, b) FG_CAT2(a, b)
 #define FN(name) FG_CAT(name, SFX)
 
 /* pointer to logical row i of X, gathered into buf when columns are strided */
-FG_INLINE const T *FN(row_ptr)(const fg_args *a, ptrdiff_t i, T *FG_RESTRICT buf)
+FG_INLINE const T *FN(row_ptr)(const fg_args *a, ptrdiff_t i, ptrdiff_t n, T *FG_RESTRICT buf)
 {
     ptrdiff_t r = a->rows ? a->rows[i] : i;
     const T *p = (const T *)a->X + r * a->sr;
     if (a->sc == 1) return p;
-    ptrdiff_t n = a->n, sc = a->sc;
+    ptrdiff_t sc = a->sc;
     for (ptrdiff_t f = 0; f < n; f++) buf[f] = p[f * sc];
     return buf;
 }
 
-FG_INLINE double FN(y_at)(const fg_args *a, ptrdiff_t i, ptrdiff_t j)
+/* yb[b] = y(i0 + b, j), wb[b] = w(i0 + b) as doubles; returns wb or NULL */
+FG_INLINE const double *FN(gather_yw)(const fg_args *a, ptrdiff_t i0, ptrdiff_t nb,
+                                      ptrdiff_t j, int need_y, double *FG_RESTRICT yb,
+                                      double *FG_RESTRICT wb)
 {
-    ptrdiff_t r = a->rows ? a->rows[i] : i;
-    return (double)((const T *)a->y)[r * a->ys0 + j * a->ys1];
-}
-
-FG_INLINE double FN(w_at)(const fg_args *a, ptrdiff_t i)
-{
-    if (!a->w) return 1.0;
-    ptrdiff_t r = a->rows ? a->rows[i] : i;
-    return (double)((const T *)a->w)[r * a->ws];
+    const T *y = (const T *)a->y + j * a->ys1;
+    const T *w = (const T *)a->w;
+    const ptrdiff_t ys = a->ys0, ws = a->ws;
+    const ptrdiff_t *rows = a->rows;
+    if (rows) {
+        if (need_y)
+            for (ptrdiff_t b = 0; b < nb; b++) yb[b] = (double)y[rows[i0 + b] * ys];
+        if (w)
+            for (ptrdiff_t b = 0; b < nb; b++) wb[b] = (double)w[rows[i0 + b] * ws];
+    } else {
+        if (need_y)
+            for (ptrdiff_t b = 0; b < nb; b++) yb[b] = (double)y[(i0 + b) * ys];
+        if (w)
+            for (ptrdiff_t b = 0; b < nb; b++) wb[b] = (double)w[(i0 + b) * ws];
+    }
+    return w ? wb : NULL;
 }
 
 /* four dot products of rows with c, sharing the loads of c */
 FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
                         const T *FG_RESTRICT p2, const T *FG_RESTRICT p3,
-                        const T *FG_RESTRICT c, ptrdiff_t n, double *s)
+                        const T *FG_RESTRICT c, ptrdiff_t n, double add, double *s)
 {
     double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
@@ -44,7 +63,7 @@ FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
         s2 += (double)p2[f] * cf;
         s3 += (double)p3[f] * cf;
     }
-    s[0] = s0; s[1] = s1; s[2] = s2; s[3] = s3;
+    s[0] = s0 + add; s[1] = s1 + add; s[2] = s2 + add; s[3] = s3 + add;
 }
 
 FG_INLINE double FN(dot1)(const T *FG_RESTRICT p, const T *FG_RESTRICT c, ptrdiff_t n)
@@ -73,67 +92,87 @@ FG_INLINE void FN(axpy1)(double *FG_RESTRICT g, const T *FG_RESTRICT p, double d
     for (ptrdiff_t f = 0; f < n; f++) g[f] += d * (double)p[f];
 }
 
-/* derivative (gradient mode) or curvature term (hess mode) of one output;
- * z = x.coef + b, t = x.v + vb; returns the weighted loss (0 in hess mode) */
-FG_INLINE double FN(point)(const fg_args *a, double z, double t, double y, double w,
-                           double *d)
-{
-    if (a->hess) {
-        double h = (a->loss == FG_SQUARED) ? 1.0 : pw_hess_logistic(z);
-        *d = w * h * t;
-        return 0.0;
-    }
-    if (!a->want_grad) {
-        *d = 0.0;
-        return w * pw_loss(a->loss, z, y);
-    }
-    double l = pw_loss_grad(a->loss, z, y, d);
-    *d *= w;
-    return w * l;
-}
-
-/* ---- row path: rows contiguous (or gathered), one output ----------------- */
-FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+/* ---- row path: one output.  n is a parameter so that the small-n callers
+ * below specialise it to a constant (loops fully unrolled, g in registers). */
+FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
                              double *FG_RESTRICT g, double *work)
 {
-    const ptrdiff_t n = a->n;
     const T *coef = (const T *)a->coef;
     const T *v = (const T *)a->v;
     const double b = a->icpt ? (double)((const T *)a->icpt)[0] : 0.0;
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
-    const int need_z = !a->hess || a->loss != FG_SQUARED;
+    const int mode = fg_mode(a), loss = a->loss;
+    const int need_z = mode != 2 || loss != FG_SQUARED;
+    const int need_y = mode != 2;
     T *buf = (T *)work;
-    double loss = 0.0, gi = 0.0;
+    double *z = work + 4 * n, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4;
+    double acc = 0.0, gi = 0.0;
     ptrdiff_t i = r0;
     for (; i + 4 <= r1; i += 4) {
-        const T *p0 = FN(row_ptr)(a, i, buf);
-        const T *p1 = FN(row_ptr)(a, i + 1, buf + n);
-        const T *p2 = FN(row_ptr)(a, i + 2, buf + 2 * n);
-        const T *p3 = FN(row_ptr)(a, i + 3, buf + 3 * n);
-        double z[4] = {0, 0, 0, 0}, t[4] = {0, 0, 0, 0}, d[4];
-        if (need_z) FN(dot4)(p0, p1, p2, p3, coef, n, z);
-        if (a->hess) FN(dot4)(p0, p1, p2, p3, v, n, t);
-        for (int r = 0; r < 4; r++) {
-            double y = a->hess ? 0.0 : FN(y_at)(a, i + r, 0);
-            loss += FN(point)(a, z[r] + b, t[r] + vb, y, FN(w_at)(a, i + r), &d[r]);
-            gi += d[r];
+        const T *p0 = FN(row_ptr)(a, i, n, buf);
+        const T *p1 = FN(row_ptr)(a, i + 1, n, buf + n);
+        const T *p2 = FN(row_ptr)(a, i + 2, n, buf + 2 * n);
+        const T *p3 = FN(row_ptr)(a, i + 3, n, buf + 3 * n);
+        if (a->rows && i + 8 <= r1) {  /* random rows: fetch the next four early */
+            for (int q = 4; q < 8; q++) {
+                const char *nx = (const char *)((const T *)a->X + a->rows[i + q] * a->sr);
+                for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                    FG_PREFETCH(nx + o);
+            }
         }
-        if (a->want_grad) FN(axpy4)(g, p0, p1, p2, p3, d, n);
+        if (need_z) FN(dot4)(p0, p1, p2, p3, coef, n, b, z);
+        if (mode == 2) FN(dot4)(p0, p1, p2, p3, v, n, vb, t);
+        const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
+        acc += pw_block(loss, mode, 4, z, t, yb, w, d);
+        if (mode == 1) continue;
+        gi += (d[0] + d[1]) + (d[2] + d[3]);
+        FN(axpy4)(g, p0, p1, p2, p3, d, n);
     }
-    for (; i < r1; i++) {
-        const T *p = FN(row_ptr)(a, i, buf);
-        double z = need_z ? FN(dot1)(p, coef, n) : 0.0;
-        double t = a->hess ? FN(dot1)(p, v, n) : 0.0, d;
-        double y = a->hess ? 0.0 : FN(y_at)(a, i, 0);
-        loss += FN(point)(a, z + b, t + vb, y, FN(w_at)(a, i), &d);
-        gi += d;
-        if (a->want_grad) FN(axpy1)(g, p, d, n);
+    if (i < r1) {
+        const ptrdiff_t nb = r1 - i;
+        for (ptrdiff_t q = 0; q < nb; q++) {
+            const T *p = FN(row_ptr)(a, i + q, n, buf);
+            z[q] = need_z ? FN(dot1)(p, coef, n) + b : 0.0;
+            t[q] = mode == 2 ? FN(dot1)(p, v, n) + vb : 0.0;
+        }
+        const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yb, wb);
+        acc += pw_block(loss, mode, nb, z, t, yb, w, d);
+        if (mode != 1) {
+            for (ptrdiff_t q = 0; q < nb; q++) {
+                const T *p = FN(row_ptr)(a, i + q, n, buf);
+                gi += d[q];
+                FN(axpy1)(g, p, d[q], n);
+            }
+        }
     }
     g[n] += gi;
-    return loss;
+    return acc;
 }
 
-/* ---- row path: several outputs ------------------------------------------ */
+/* small n: a constant n and local accumulators */
+#define FG_SMALL(N)                                                               \
+    case N: {                                                                     \
+        double gl[N + 1];                                                         \
+        for (int f = 0; f <= N; f++) gl[f] = 0.0;                                 \
+        double l = FN(rows_k1)(a, r0, r1, N, gl, work);                           \
+        for (int f = 0; f <= N; f++) g[f] += gl[f];                               \
+        return l;                                                                 \
+    }
+
+FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                 double *FG_RESTRICT g, double *work)
+{
+    switch (a->n) {
+        FG_SMALL(1) FG_SMALL(2) FG_SMALL(3) FG_SMALL(4) FG_SMALL(5) FG_SMALL(6)
+        FG_SMALL(7) FG_SMALL(8) FG_SMALL(9) FG_SMALL(10) FG_SMALL(11) FG_SMALL(12)
+        FG_SMALL(13) FG_SMALL(14) FG_SMALL(15) FG_SMALL(16)
+        default:
+            return FN(rows_k1)(a, r0, r1, a->n, g, work);
+    }
+}
+#undef FG_SMALL
+
+/* ---- row path: several outputs, one row at a time ----------------------- */
 FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                              double *FG_RESTRICT g, double *work)
 {
@@ -141,13 +180,14 @@ FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const T *coef = (const T *)a->coef;
     const T *v = (const T *)a->v;
     const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
-    const int need_z = !a->hess || a->loss != FG_SQUARED;
+    const int mode = fg_mode(a), loss = a->loss;
+    const int need_z = mode != 2 || loss != FG_SQUARED;
     T *buf = (T *)work;
-    double *z = work + 4 * n, *d = z + k, *t = d + k;
+    double *z = work + 4 * n, *t = z + k, *yb = t + k, *wb = yb + k, *d = wb + k;
     double *gi = g + n * k;
-    double loss = 0.0;
+    double acc = 0.0;
     for (ptrdiff_t i = r0; i < r1; i++) {
-        const T *p = FN(row_ptr)(a, i, buf);
+        const T *p = FN(row_ptr)(a, i, n, buf);
         for (ptrdiff_t j = 0; j < k; j++) {
             z[j] = icpt ? (double)icpt[j] : 0.0;
             t[j] = vicpt ? (double)vicpt[j] : 0.0;
@@ -159,19 +199,26 @@ FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 #pragma omp simd
                 for (ptrdiff_t j = 0; j < k; j++) z[j] += x * (double)cf[j];
             }
-            if (a->hess) {
+            if (mode == 2) {
                 const T *vf = v + f * k;
 #pragma omp simd
                 for (ptrdiff_t j = 0; j < k; j++) t[j] += x * (double)vf[j];
             }
         }
-        double w = FN(w_at)(a, i);
-        for (ptrdiff_t j = 0; j < k; j++) {
-            double y = a->hess ? 0.0 : FN(y_at)(a, i, j);
-            loss += FN(point)(a, z[j], t[j], y, w, &d[j]);
-            gi[j] += d[j];
+        ptrdiff_t r = a->rows ? a->rows[i] : i;
+        const double *w = NULL;
+        if (a->w) {
+            double wi = (double)((const T *)a->w)[r * a->ws];
+            for (ptrdiff_t j = 0; j < k; j++) wb[j] = wi;
+            w = wb;
         }
-        if (!a->want_grad) continue;
+        if (mode != 2) {
+            const T *y = (const T *)a->y + r * a->ys0;
+            for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
+        }
+        acc += pw_block(loss, mode, k, z, t, yb, w, d);
+        if (mode == 1) continue;
+        for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];
         for (ptrdiff_t f = 0; f < n; f++) {
             double x = (double)p[f];
             double *gf = g + f * k;
@@ -179,98 +226,112 @@ FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t j = 0; j < k; j++) gf[j] += x * d[j];
         }
     }
-    return loss;
+    return acc;
 }
 
 /* ---- column path: X[:, f] contiguous (F-ordered), blocks of rows ---------- */
+
+/* contiguous segment [b0, b0 + nb) of column f (gathered when rows are given) */
+FG_INLINE const T *FN(col_seg)(const fg_args *a, ptrdiff_t f, ptrdiff_t b0, ptrdiff_t nb,
+                               T *FG_RESTRICT xb)
+{
+    const T *col = (const T *)a->X + f * a->sc;
+    if (!a->rows) return col + b0;
+    for (ptrdiff_t b = 0; b < nb; b++) xb[b] = col[a->rows[b0 + b]];
+    return xb;
+}
+
+/* z[0:nb] += X_b[:, f:f+4] @ c[f:f+4] (c has stride k) */
+FG_INLINE void FN(col_axpy4)(double *FG_RESTRICT z, const T *FG_RESTRICT x0,
+                             const T *FG_RESTRICT x1, const T *FG_RESTRICT x2,
+                             const T *FG_RESTRICT x3, double c0, double c1, double c2,
+                             double c3, ptrdiff_t nb)
+{
+#pragma omp simd
+    for (ptrdiff_t b = 0; b < nb; b++)
+        z[b] += (double)x0[b] * c0 + (double)x1[b] * c1 + (double)x2[b] * c2 +
+                (double)x3[b] * c3;
+}
+
+FG_INLINE void FN(col_axpy1)(double *FG_RESTRICT z, const T *FG_RESTRICT x, double c,
+                             ptrdiff_t nb)
+{
+#pragma omp simd
+    for (ptrdiff_t b = 0; b < nb; b++) z[b] += (double)x[b] * c;
+}
+
+/* z = X_b @ c (+ c0), one output column j at a time; c is (n, k) */
+FG_INLINE void FN(col_matvec)(const fg_args *a, const T *c, const T *c0, ptrdiff_t j,
+                              ptrdiff_t b0, ptrdiff_t nb, double *FG_RESTRICT z,
+                              T *FG_RESTRICT xb)
+{
+    const ptrdiff_t n = a->n, k = a->k, B = a->block;
+    double init = c0 ? (double)c0[j] : 0.0;
+    for (ptrdiff_t b = 0; b < nb; b++) z[b] = init;
+    ptrdiff_t f = 0;
+    for (; f + 4 <= n; f += 4) {
+        const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
+        const T *x1 = FN(col_seg)(a, f + 1, b0, nb, xb + B);
+        const T *x2 = FN(col_seg)(a, f + 2, b0, nb, xb + 2 * B);
+        const T *x3 = FN(col_seg)(a, f + 3, b0, nb, xb + 3 * B);
+        FN(col_axpy4)(z, x0, x1, x2, x3, (double)c[f * k + j], (double)c[(f + 1) * k + j],
+                      (double)c[(f + 2) * k + j], (double)c[(f + 3) * k + j], nb);
+    }
+    for (; f < n; f++)
+        FN(col_axpy1)(z, FN(col_seg)(a, f, b0, nb, xb), (double)c[f * k + j], nb);
+}
+
 FG_INLINE double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                           double *FG_RESTRICT g, double *work)
 {
-    const ptrdiff_t n = a->n, k = a->k, B = a->block, sc = a->sc;
-    const T *X = (const T *)a->X;
+    const ptrdiff_t n = a->n, k = a->k, B = a->block;
     const T *coef = (const T *)a->coef;
     const T *v = (const T *)a->v;
     const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
-    const ptrdiff_t *rows = a->rows;
-    const int need_z = !a->hess || a->loss != FG_SQUARED;
-    double *FG_RESTRICT z = work, *FG_RESTRICT t = work + B * k;
-    T *FG_RESTRICT xb = (T *)(work + 2 * B * k); /* gathered column block */
+    const int mode = fg_mode(a), loss = a->loss;
+    const int need_z = mode != 2 || loss != FG_SQUARED;
+    const int need_y = mode != 2;
+    double *z = work, *t = z + k * B, *d = t + k * B, *yb = d + k * B, *wb = yb + B;
+    T *xb = (T *)(wb + B);  /* 4 gathered column segments (rows given) */
     double *gi = g + n * k;
-    double loss = 0.0;
+    double acc = 0.0;
     for (ptrdiff_t b0 = r0; b0 < r1; b0 += B) {
         const ptrdiff_t nb = (r1 - b0 < B) ? r1 - b0 : B;
-        for (ptrdiff_t b = 0; b < nb; b++)
-            for (ptrdiff_t j = 0; j < k; j++) {
-                z[b * k + j] = icpt ? (double)icpt[j] : 0.0;
-                t[b * k + j] = vicpt ? (double)vicpt[j] : 0.0;
-            }
-        /* z = X_b coef, t = X_b v, one column at a time */
-        for (ptrdiff_t f = 0; f < n; f++) {
-            const T *col = X + f * sc;
-            const T *x;
-            if (rows) {
-                for (ptrdiff_t b = 0; b < nb; b++) xb[b] = col[rows[b0 + b]];
-                x = xb;
-            } else {
-                x = col + b0;
-            }
-            if (k == 1) {
-                if (need_z) {
-                    double c = (double)coef[f];
-#pragma omp simd
-                    for (ptrdiff_t b = 0; b < nb; b++) z[b] += (double)x[b] * c;
-                }
-                if (a->hess) {
-                    double c = (double)v[f];
-#pragma omp simd
-                    for (ptrdiff_t b = 0; b < nb; b++) t[b] += (double)x[b] * c;
-                }
-            } else {
-                for (ptrdiff_t b = 0; b < nb; b++) {
-                    double xv = (double)x[b];
-                    if (need_z)
-                        for (ptrdiff_t j = 0; j < k; j++) z[b * k + j] += xv * (double)coef[f * k + j];
-                    if (a->hess)
-                        for (ptrdiff_t j = 0; j < k; j++) t[b * k + j] += xv * (double)v[f * k + j];
-                }
-            }
+        const ptrdiff_t nxt = b0 + B, nbn = (r1 - nxt < B) ? r1 - nxt : B;
+        for (ptrdiff_t j = 0; j < k; j++) {
+            if (need_z) FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
+            if (mode == 2) FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
         }
-        /* pointwise: z -> d (in place) */
-        for (ptrdiff_t b = 0; b < nb; b++) {
-            double w = FN(w_at)(a, b0 + b);
-            for (ptrdiff_t j = 0; j < k; j++) {
-                double y = a->hess ? 0.0 : FN(y_at)(a, b0 + b, j), d;
-                loss += FN(point)(a, z[b * k + j], t[b * k + j], y, w, &d);
-                z[b * k + j] = d;
-                gi[j] += d;
-            }
+        for (ptrdiff_t j = 0; j < k; j++) {
+            const double *w = FN(gather_yw)(a, b0, nb, j, need_y, yb, wb);
+            acc += pw_block(loss, mode, nb, z + j * B, t + j * B, yb, w, d + j * B);
         }
-        if (!a->want_grad) continue;
-        /* g[f] += X_b[:, f] . d, while the block is in cache */
-        for (ptrdiff_t f = 0; f < n; f++) {
-            const T *col = X + f * sc;
-            const T *x;
-            if (rows) {
-                for (ptrdiff_t b = 0; b < nb; b++) xb[b] = col[rows[b0 + b]];
-                x = xb;
-            } else {
-                x = col + b0;
+        if (mode == 1) continue;
+        for (ptrdiff_t j = 0; j < k; j++) {
+            double s = 0.0;
+            const double *dj = d + j * B;
+            for (ptrdiff_t b = 0; b < nb; b++) s += dj[b];
+            gi[j] += s;
+        }
+        /* g[f, j] += X_b[:, f] . d[:, j]; prefetch the next block meanwhile */
+        ptrdiff_t f = 0;
+        for (; f < n; f++) {
+            const T *x = FN(col_seg)(a, f, b0, nb, xb);
+            if (!a->rows && nbn > 0) {
+                const char *nx = (const char *)((const T *)a->X + f * a->sc + nxt);
+                for (ptrdiff_t o = 0; o < nbn * (ptrdiff_t)sizeof(T); o += 64)
+                    FG_PREFETCH(nx + o);
             }
-            if (k == 1) {
+            for (ptrdiff_t j = 0; j < k; j++) {
+                const double *dj = d + j * B;
                 double s = 0.0;
 #pragma omp simd reduction(+ : s)
-                for (ptrdiff_t b = 0; b < nb; b++) s += (double)x[b] * z[b];
-                g[f] += s;
-            } else {
-                double *gf = g + f * k;
-                for (ptrdiff_t b = 0; b < nb; b++) {
-                    double xv = (double)x[b];
-                    for (ptrdiff_t j = 0; j < k; j++) gf[j] += xv * z[b * k + j];
-                }
+                for (ptrdiff_t b = 0; b < nb; b++) s += (double)x[b] * dj[b];
+                g[f * k + j] += s;
             }
         }
     }
-    return loss;
+    return acc;
 }
 
 FG_CLONES
@@ -280,7 +341,7 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
     if (a->sr == 1 && a->sc != 1 && a->n > 1)
         return FN(cols)(a, r0, r1, g, work);
     if (a->k == 1)
-        return FN(rows_k1)(a, r0, r1, g, work);
+        return FN(rows_k1_any)(a, r0, r1, g, work);
     return FN(rows_kn)(a, r0, r1, g, work);
 }
 
