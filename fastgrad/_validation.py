@@ -108,10 +108,14 @@ def check_y(y, m, loss, dtype):
         ya = np.ascontiguousarray(ya)
     if loss == "logistic" and ya.size:
         lo, hi = ya.min(), ya.max()
-        if lo < 0 or hi > 1:
-            bad = ya[(ya < 0) | (ya > 1)].flat[0]
-            raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
-                             f"(min {lo!r}, max {hi!r})")
+        # NaN makes min/max NaN (and propagates as documented); the range check
+        # must still see the other values, so then it looks at each one
+        if lo < 0 or hi > 1 or lo != lo or hi != hi:
+            outside = (ya < 0) | (ya > 1)
+            if outside.any():
+                bad = ya[outside].flat[0]
+                raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
+                                 f"(min {np.nanmin(ya)!r}, max {np.nanmax(ya)!r})")
     return ya
 
 
