@@ -61,15 +61,12 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     w = V.check_sample_weight(sample_weight, m, dt)
     r = V.check_rows(rows, m)
     D = V.denominator(w, r, m if r is None else r.shape[0], reduction)
-    out2 = None
     if want_grad:
-        shape = V.expected_coef_shape(n, k, single, fit_intercept)
         if out is None:
-            out = np.empty(shape, dtype=dt)
+            out = np.empty(c.shape, dtype=dt)
         else:
-            V.check_out(out, shape, dt, (("coef", coef), ("v", v)))
-        out2 = out.reshape(c.shape)
-    value = be.run(Xa, ya, w, r, c, vv, out2, loss, fit_intercept, hess, want_grad,
+            V.check_out(out, c.shape, dt, (("coef", coef), ("v", v)))
+    value = be.run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad,
                    l2, D, nt)
     return value, out
 

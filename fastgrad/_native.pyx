@@ -4,7 +4,7 @@
 Everything here receives arrays that ``fastgrad._validation`` has already
 checked and converted: X float32/float64 with any strides (element-aligned),
 y (m,) or (m, k) in X's dtype, w (m,) or None, rows intp (r,) or None,
-coef/v/out (n_coef, k) C-contiguous in X's dtype.
+coef/v/out (n_coef,) or (n_coef, k), C-contiguous in X's dtype.
 
 Determinism: the rows are cut into chunks whose size depends only on the
 problem's shape, never on the thread count.  Chunk c accumulates into its own
@@ -100,6 +100,10 @@ def sigmoid(double z):
 
 def chunk_rows(Py_ssize_t n, Py_ssize_t block, Py_ssize_t itemsize):
     """Rows per chunk: fixed by the shape only (never by the thread count)."""
+    return _chunk_rows(n, block, itemsize)
+
+
+cdef inline Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t block, Py_ssize_t itemsize) noexcept:
     cdef Py_ssize_t per = CHUNK_BYTES // ((n if n > 0 else 1) * itemsize)
     if per < MIN_CHUNK_ROWS:
         per = MIN_CHUNK_ROWS
@@ -119,7 +123,8 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         bint want_grad, double l2, double denom, int n_threads):
     """One fused pass; writes the gradient (or H v) into out, returns the loss.
 
-    coef, v, out: (n + fit_intercept, k) C-contiguous arrays of X's dtype.
+    coef, v, out: (n + fit_intercept,) or (n + fit_intercept, k) C-contiguous
+    arrays of X's dtype.
     The loss is sum(w * l) / denom + l2/2 |coef[:n]|^2 (0.0 in hess mode).
     """
     cdef fg_args a
@@ -127,7 +132,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef Py_ssize_t isz = 4 if f32 else 8
     cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
     cdef Py_ssize_t n = cnp.PyArray_DIM(X, 1)
-    cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1)
+    cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1) if cnp.PyArray_NDIM(coef) == 2 else 1
     cdef cnp.ndarray rows_a, w_a, v_a, out_a
     cdef Py_ssize_t nrows = m
 
@@ -166,7 +171,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.want_grad = want_grad or hess
     a.block = fg_col_block(n, k, <int>isz)
 
-    cdef Py_ssize_t per = chunk_rows(n, a.block, isz)
+    cdef Py_ssize_t per = _chunk_rows(n, a.block, isz)
     cdef Py_ssize_t nchunks = (nrows + per - 1) // per
     cdef Py_ssize_t glen = n * k + k
     cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(&a)
@@ -194,13 +199,16 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef double *slots = NULL
     cdef double *work = NULL
 
-    acc = <double *>calloc(glen + 1, sizeof(double))
-    sloss = <double *>malloc(nslot * sizeof(double))
-    slots = <double *>malloc(nslot * glen * sizeof(double) + 8)
-    work = <double *>malloc(nt * wlen * sizeof(double))
-    if acc == NULL or sloss == NULL or slots == NULL or work == NULL:
-        free(acc); free(sloss); free(slots); free(work)
+    # one allocation: acc | sloss | slots | per-thread work
+    cdef double *mem = <double *>malloc((glen + 1 + nslot + nslot * glen + nt * wlen)
+                                        * sizeof(double))
+    if mem == NULL:
         raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
+    acc = mem
+    sloss = acc + glen + 1
+    slots = sloss + nslot
+    work = slots + nslot * glen
+    memset(acc, 0, glen * sizeof(double))
     try:
         c0 = 0
         while c0 < nchunks and not stop[0]:
@@ -257,10 +265,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
                        want_grad, l2, denom, cdata, vdata, out)
     finally:
-        free(acc)
-        free(sloss)
-        free(slots)
-        free(work)
+        free(mem)
 
 
 cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n,

@@ -44,10 +44,13 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
         n_threads=1):
     """Same contract as ``fastgrad._native.run``; returns the loss, fills ``out``.
 
-    coef, v, out are (n + fit_intercept, k); y is (m,) or (m, k). n_threads is
+    coef, v, out are (n + fit_intercept,) or (n + fit_intercept, k), C-contiguous;
+    y is (m,) or (m, k). n_threads is
     accepted for symmetry and ignored (NumPy's BLAS has its own threads).
     """
     n = X.shape[1]
+    coef = coef.reshape(coef.shape[0], -1)     # (n_coef,) -> (n_coef, 1): views
+    v = v.reshape(v.shape[0], -1) if v is not None else None
     k = coef.shape[1]
     W = coef[:n].astype(np.float64)
     b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
@@ -85,7 +88,7 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
             base = V if hess else W
             res = np.concatenate([g * inv + l2 * base, (gb * inv)[None, :]]) if fit_intercept \
                 else g * inv + l2 * base
-            out[...] = res
+            out.reshape(res.shape)[...] = res
         if hess:
             return 0.0
         return total * inv + 0.5 * l2 * float(np.sum(W * W))

@@ -72,22 +72,29 @@ class Objective:
         r = V.check_rows(rows, self._X.shape[0])
         return r, V.denominator(self._w, r, r.shape[0], self._reduction)
 
-    def _out(self, out, c, others):
+    def _out(self, out, others):
         if out is None:
-            out = np.empty(self._coef_shape, dtype=self._X.dtype)
-        else:
-            V.check_out(out, self._coef_shape, self._X.dtype, others)
-        return out, out.reshape(c.shape)
+            return np.empty(self._coef_shape, dtype=self._X.dtype)
+        return V.check_out(out, self._coef_shape, self._X.dtype, others)
 
     def _threads(self):
         return V.check_n_threads(self._n_threads)
 
     def value_and_grad(self, coef, *, rows=None, out=None):
         """(loss, gradient) at coef; gradient has ``coef_shape`` and X's dtype."""
+        X = self._X
+        if (rows is None and out is None and type(coef) is np.ndarray
+                and coef.dtype == X.dtype and coef.shape == self._coef_shape
+                and coef.flags.c_contiguous):
+            # the training-loop case (scipy passes exactly this): nothing to convert
+            out = np.empty(self._coef_shape, dtype=X.dtype)
+            nt = self._n_threads if type(self._n_threads) is int else self._threads()
+            return self._run(X, self._y, self._w, None, coef, None, out, self._loss,
+                             self._fit_intercept, False, True, self._l2, self._D, nt), out
         c = self._coef(coef)
         r, D = self._rows_and_D(rows)
-        out, out2 = self._out(out, c, (("coef", coef),))
-        value = self._run(self._X, self._y, self._w, r, c, None, out2, self._loss,
+        out = self._out(out, (("coef", coef),))
+        value = self._run(X, self._y, self._w, r, c, None, out, self._loss,
                           self._fit_intercept, False, True, self._l2, D, self._threads())
         return value, out
 
@@ -109,7 +116,7 @@ class Objective:
         c = self._coef(coef)
         vv = self._coef(v, "v")
         r, D = self._rows_and_D(rows)
-        out, out2 = self._out(out, c, (("coef", coef), ("v", v)))
-        self._run(self._X, self._y, self._w, r, c, vv, out2, self._loss,
+        out = self._out(out, (("coef", coef), ("v", v)))
+        self._run(self._X, self._y, self._w, r, c, vv, out, self._loss,
                   self._fit_intercept, True, True, self._l2, D, self._threads())
         return out

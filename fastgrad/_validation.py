@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ._backends import omp_max_threads
+
 LOSSES = ("squared", "logistic")
 REDUCTIONS = ("mean", "sum")
 BACKENDS = ("auto", "native", "numpy")
@@ -22,6 +24,8 @@ except (AttributeError, OSError):  # pragma: no cover - not Linux
     _N_CPUS = os.cpu_count() or 1
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_F32, _F64 = _FLOATS
+_INF = float("inf")
 
 
 def _choice(value, valid, name):
@@ -62,6 +66,11 @@ def check_X(X):
                         "(X.toarray())")
     Xa = X if type(X) is np.ndarray else np.asarray(X)
     dt = Xa.dtype
+    if (dt is _F64 or dt is _F32) and Xa.ndim == 2:       # the common case
+        isz = dt.itemsize
+        s0, s1 = Xa.strides
+        if not (s0 % isz or s1 % isz):
+            return Xa
     if dt not in _FLOATS:
         _real_dtype_or_raise(Xa, "X")
         if dt.kind == "f" and dt.itemsize < 4:
@@ -85,7 +94,7 @@ def check_X(X):
 def as_dtype(a, dtype, name, contiguous=False):
     """a converted to dtype (real numbers only); copies only when it must."""
     arr = a if type(a) is np.ndarray else np.asarray(a)
-    if arr.dtype != dtype:
+    if arr.dtype is not dtype and arr.dtype != dtype:
         if arr.dtype.kind not in "fiub":
             _real_dtype_or_raise(arr, name)
         arr = arr.astype(dtype)
@@ -96,6 +105,9 @@ def as_dtype(a, dtype, name, contiguous=False):
 
 def check_y(y, m, loss, dtype):
     ya = as_dtype(y, dtype, "y")
+    if ya.ndim == 1 and ya.shape[0] == m and loss == "squared" \
+            and ya.strides[0] % ya.itemsize == 0:
+        return ya                                       # the common case
     if ya.ndim not in (1, 2):
         raise ValueError(f"y must be 1-D (n_samples,) or 2-D (n_samples, n_outputs); "
                          f"got shape {ya.shape}")
@@ -139,6 +151,8 @@ def check_sample_weight(sample_weight, m, dtype):
 
 
 def check_l2(l2):
+    if type(l2) is float and 0.0 <= l2 < _INF:
+        return l2
     try:
         val = float(l2)
     except (TypeError, ValueError):
@@ -151,8 +165,10 @@ def check_l2(l2):
 def check_n_threads(n_threads):
     """None: the cores available (OMP_NUM_THREADS, threadpoolctl); else an int >= 1."""
     if n_threads is None:
-        from . import _backends
-        return max(1, min(_backends.omp_max_threads(), _N_CPUS))
+        t = omp_max_threads()
+        return t if 1 <= t <= _N_CPUS else (1 if t < 1 else _N_CPUS)
+    if type(n_threads) is int and n_threads >= 1:
+        return n_threads
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
         raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
     if n_threads < 1:
@@ -160,26 +176,26 @@ def check_n_threads(n_threads):
     return int(n_threads)
 
 
-def coef_rows(n, fit_intercept):
-    return n + 1 if fit_intercept else n
-
-
 def expected_coef_shape(n, k, single, fit_intercept):
-    rows = coef_rows(n, fit_intercept)
+    rows = n + 1 if fit_intercept else n
     return (rows,) if single else (rows, k)
 
 
 def check_coef(coef, n, k, single, fit_intercept, dtype, name="coef"):
-    """coef as a C-contiguous (n_coef, k) array of dtype, or ValueError naming the shapes."""
-    c = as_dtype(coef, dtype, name, contiguous=True)
+    """coef as a C-contiguous array of dtype and of coef's expected shape, (n_coef,)
+    or (n_coef, k); ValueError naming the shapes otherwise."""
     shape = expected_coef_shape(n, k, single, fit_intercept)
+    if type(coef) is np.ndarray and coef.dtype is dtype and coef.shape == shape \
+            and coef.flags.c_contiguous:
+        return coef                                   # the common case, no copy
+    c = as_dtype(coef, dtype, name, contiguous=True)
     if c.shape != shape:
         what = "n_features + 1" if fit_intercept else "n_features"
         outs = "" if single else ", n_outputs"
         raise ValueError(f"{name} must have shape ({what}{outs}) = {shape} for X with "
                          f"n_features={n}{'' if single else f' and y with n_outputs={k}'}"
                          f" (fit_intercept={fit_intercept}); got shape {c.shape}")
-    return c.reshape(shape[0], k)
+    return c
 
 
 def check_rows(rows, m):
@@ -232,7 +248,9 @@ def denominator(w, rows, nrows, reduction):
     if reduction == "sum":
         return 1.0
     if w is None:
-        D = float(nrows)
+        if nrows > 0:
+            return float(nrows)
+        D = 0.0
     else:
         D = float(np.sum(w if rows is None else w[rows], dtype=np.float64))
     if not D > 0:

@@ -8,6 +8,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 #include "fastgrad_kernels.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
@@ -44,6 +45,17 @@
  * over a block of rows vectorise; both are accurate to a few ulp.
  */
 typedef union { double d; int64_t i; } fg_pun;
+
+/* GCC/clang vector extensions: 4 doubles, lowered to AVX2, AVX-512 or SSE2
+ * by the clone being compiled */
+#if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9) && !defined(FG_NO_VECEXT)
+#define FG_HAVE_VECEXT 1
+typedef double fg_v4d __attribute__((vector_size(32)));
+typedef float fg_v4f __attribute__((vector_size(16)));
+typedef int64_t fg_v4i __attribute__((vector_size(32)));
+#else
+#define FG_HAVE_VECEXT 0
+#endif
 
 /* exp(x) for x <= 0 (or NaN): 2^k e^r with |r| <= ln2/2, degree-13 Taylor
  * polynomial (truncation < 1e-17); 0 below -708 where the result would be
@@ -217,7 +229,7 @@ size_t fg_work_size(const fg_args *a)
     /* row path: 4 gathered rows + z, t, y, w, d (max(k, 4) each);
      * column path: z, t, d (k blocks each), y, w, and 4 gathered segments */
     size_t kk = a->k > 4 ? (size_t)a->k : 4;
-    size_t row = 4 * (size_t)a->n + 5 * kk;
+    size_t row = 4 * (size_t)a->n + 5 * kk + 32;
     size_t col = (3 * (size_t)a->k + 6) * (size_t)a->block;
     return (row > col ? row : col) + 16;
 }

@@ -149,6 +149,86 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     return acc;
 }
 
+#if FG_HAVE_VECEXT
+/* load 4 elements of T as 4 doubles (unaligned) */
+FG_INLINE fg_v4d FN(load4)(const T *p)
+{
+    if (sizeof(T) == 8) {
+        fg_v4d v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    } else {
+        fg_v4f v;
+        memcpy(&v, p, sizeof v);
+        return __builtin_convertvector(v, fg_v4d);
+    }
+}
+
+/* Row path for n = 4 NV (NV <= 4) with contiguous rows: 4 rows at a time, the
+ * four dot products reduced together by a transpose (no per-row horizontal
+ * sums), g held in NV vector registers for the whole chunk. */
+FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, const int NV,
+                              double *FG_RESTRICT g, double *work)
+{
+    const ptrdiff_t n = 4 * NV, sr = a->sr;
+    const T *X = (const T *)a->X, *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const ptrdiff_t *rows = a->rows;
+    const double b = a->icpt ? (double)((const T *)a->icpt)[0] : 0.0;
+    const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
+    const int mode = fg_mode(a), loss = a->loss;
+    const int need_z = mode != 2 || loss != FG_SQUARED;
+    const int need_y = mode != 2;
+    double *z = work, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4;
+    fg_v4d c[4], cv[4], gv[4];
+    for (int q = 0; q < NV; q++) {
+        c[q] = FN(load4)(coef + 4 * q);
+        cv[q] = v ? FN(load4)(v + 4 * q) : c[q];
+        gv[q] = (fg_v4d){0, 0, 0, 0};
+    }
+    const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+    double acc = 0.0, gi = 0.0;
+    ptrdiff_t i = r0;
+    for (; i + 4 <= r1; i += 4) {
+        const T *p[4];
+        for (int r = 0; r < 4; r++) p[r] = X + (rows ? rows[i + r] : i + r) * sr;
+        fg_v4d x[4][4];
+        for (int r = 0; r < 4; r++)
+            for (int q = 0; q < NV; q++) x[r][q] = FN(load4)(p[r] + 4 * q);
+        if (need_z || mode == 2) {
+            for (int pass = 0; pass < 2; pass++) {
+                if (pass == 0 && !need_z) continue;
+                if (pass == 1 && mode != 2) break;
+                const fg_v4d *cc = pass == 0 ? c : cv;
+                fg_v4d s[4];
+                for (int r = 0; r < 4; r++) {
+                    s[r] = x[r][0] * cc[0];
+                    for (int q = 1; q < NV; q++) s[r] += x[r][q] * cc[q];
+                }
+                fg_v4d t0 = __builtin_shuffle(s[0], s[1], lo) + __builtin_shuffle(s[0], s[1], hi);
+                fg_v4d t1 = __builtin_shuffle(s[2], s[3], lo) + __builtin_shuffle(s[2], s[3], hi);
+                fg_v4d zz = __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
+                zz += pass == 0 ? b : vb;
+                memcpy(pass == 0 ? z : t, &zz, sizeof zz);
+            }
+        }
+        const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
+        acc += pw_block(loss, mode, 4, z, t, yb, w, d);
+        if (mode == 1) continue;
+        gi += (d[0] + d[1]) + (d[2] + d[3]);
+        for (int q = 0; q < NV; q++)
+            gv[q] += d[0] * x[0][q] + d[1] * x[1][q] + d[2] * x[2][q] + d[3] * x[3][q];
+    }
+    for (int q = 0; q < NV; q++) {
+        double tmp[4];
+        memcpy(tmp, &gv[q], sizeof tmp);
+        for (int l = 0; l < 4; l++) g[4 * q + l] += tmp[l];
+    }
+    g[n] += gi;
+    if (i < r1) acc += FN(rows_k1)(a, i, r1, n, g, work + 32);
+    return acc;
+}
+#endif
+
 /* small n: a constant n and local accumulators */
 #define FG_SMALL(N)                                                               \
     case N: {                                                                     \
@@ -162,6 +242,17 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
 FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                                  double *FG_RESTRICT g, double *work)
 {
+#if FG_HAVE_VECEXT
+    if (a->sc == 1) {
+        switch (a->n) {
+            case 4: return FN(rows_vec)(a, r0, r1, 1, g, work);
+            case 8: return FN(rows_vec)(a, r0, r1, 2, g, work);
+            case 12: return FN(rows_vec)(a, r0, r1, 3, g, work);
+            case 16: return FN(rows_vec)(a, r0, r1, 4, g, work);
+            default: break;
+        }
+    }
+#endif
     switch (a->n) {
         FG_SMALL(1) FG_SMALL(2) FG_SMALL(3) FG_SMALL(4) FG_SMALL(5) FG_SMALL(6)
         FG_SMALL(7) FG_SMALL(8) FG_SMALL(9) FG_SMALL(10) FG_SMALL(11) FG_SMALL(12)

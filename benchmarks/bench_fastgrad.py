@@ -1,0 +1,218 @@
+"""fastgrad beside NumPy on the same arrays: value_and_grad, hessp, per-call
+overhead and minibatches.
+
+Every class builds its arrays in ``setup`` (never timed) and pins BLAS and
+OpenMP to ``n_threads`` with threadpoolctl; fastgrad gets ``n_threads`` too.
+fastgrad is called with ``reduction="sum"`` so its numbers are those of the
+NumPy expressions (the time is the same for "mean").
+"""
+import numpy as np
+
+import fastgrad
+
+from . import _common as C
+
+
+class ValueAndGrad:
+    """One pass (fastgrad) vs two passes (NumPy) over X, X larger than the caches.
+
+    The shapes are 200000x100 only, unless FASTGRAD_ASV_GRID=full (then also
+    20000x1000 and 4000000x8).
+    """
+
+    params = (["squared", "logistic"], ["float64", "float32"], ["C", "F"],
+              C.GRID_SHAPES, [1, 2])
+    param_names = ["loss", "dtype", "order", "shape", "n_threads"]
+    timeout = 120
+
+    def setup(self, loss, dtype, order, shape, n_threads):
+        m, n = C.SHAPES[shape]
+        self.X, self.coef, _, ys = C.make_data(m, n, dtype, order)
+        self.y = ys[loss]
+        self.loss = loss
+        self.n_threads = n_threads
+        self.pinned = C.Pinned(n_threads)
+
+    def teardown(self, *params):
+        C.unpin(self)
+
+    def _fastgrad(self):
+        return fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss,
+                                       reduction="sum", n_threads=self.n_threads,
+                                       backend="native")
+
+    def _numpy_backend(self):
+        return fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss,
+                                       reduction="sum", backend="numpy")
+
+    def _numpy_twopass(self):
+        return C.numpy_twopass(self.X, self.y, self.coef, self.loss)
+
+    def time_fastgrad(self, *params):
+        self._fastgrad()
+
+    def time_numpy_backend(self, *params):
+        self._numpy_backend()
+
+    def time_numpy_twopass(self, *params):
+        self._numpy_twopass()
+
+    def time_one_read(self, *params):
+        self.X @ self.coef
+
+    def peakmem_fastgrad(self, *params):
+        self._fastgrad()
+
+    def peakmem_numpy_twopass(self, *params):
+        self._numpy_twopass()
+
+    def track_speedup_vs_numpy(self, *params):
+        """time of the NumPy two-pass expression / time of fastgrad (> 1: fastgrad wins)"""
+        t_fg, t_np = C.interleaved_medians([self._fastgrad, self._numpy_twopass])
+        return t_np / t_fg
+
+    track_speedup_vs_numpy.unit = "x"
+
+    def track_gbps(self, *params):
+        """bytes of X / median time of fastgrad.value_and_grad"""
+        return self.X.nbytes / C.median_time(self._fastgrad) / 1e9
+
+    track_gbps.unit = "GB/s"
+
+
+class Hessp:
+    """Hessian-vector product: one pass (fastgrad) vs X.T @ (h * (X @ v)) with h given."""
+
+    params = (["squared", "logistic"], ["C", "F"], [1, 2])
+    param_names = ["loss", "order", "n_threads"]
+
+    def setup(self, loss, order, n_threads):
+        m, n = C.SHAPES["200000x100"]
+        self.X, self.coef, self.v, ys = C.make_data(m, n, "float64", order)
+        self.y = ys[loss]
+        self.loss = loss
+        self.n_threads = n_threads
+        self.pinned = C.Pinned(n_threads)
+        self.h = C.hess_diag(self.X, self.y, self.coef, loss)  # NumPy's, made once
+
+    def teardown(self, *params):
+        C.unpin(self)
+
+    def _fastgrad(self):
+        return fastgrad.hessp(self.X, self.y, self.coef, self.v, loss=self.loss,
+                              reduction="sum", n_threads=self.n_threads, backend="native")
+
+    def _numpy(self):
+        return C.numpy_hessp(self.X, self.h, self.v)
+
+    def time_fastgrad_hessp(self, *params):
+        self._fastgrad()
+
+    def time_numpy_backend_hessp(self, *params):
+        fastgrad.hessp(self.X, self.y, self.coef, self.v, loss=self.loss,
+                       reduction="sum", backend="numpy")
+
+    def time_numpy_hessp(self, *params):
+        self._numpy()
+
+    def track_speedup_vs_numpy(self, *params):
+        """time of X.T @ (h * (X @ v)) / time of fastgrad.hessp"""
+        t_fg, t_np = C.interleaved_medians([self._fastgrad, self._numpy])
+        return t_np / t_fg
+
+    track_speedup_vs_numpy.unit = "x"
+
+
+class Small:
+    """Per-call overhead on a 64 x 32 float64 X (16 KiB: in L1/L2)."""
+
+    params = (["squared", "logistic"], [1, 2])
+    param_names = ["loss", "n_threads"]
+
+    def setup(self, loss, n_threads):
+        self.X, self.coef, _, ys = C.make_data(64, 32)
+        self.y = ys[loss]
+        self.loss = loss
+        self.n_threads = n_threads
+        self.pinned = C.Pinned(n_threads)
+        self.obj = fastgrad.Objective(self.X, self.y, loss=loss, reduction="sum",
+                                      n_threads=n_threads, backend="native")
+        self.out = np.empty_like(self.coef)
+
+    def teardown(self, *params):
+        C.unpin(self)
+
+    def time_value_and_grad(self, *params):
+        fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss, reduction="sum",
+                                n_threads=self.n_threads, backend="native")
+
+    def time_objective_value_and_grad(self, *params):
+        self.obj.value_and_grad(self.coef)
+
+    def time_objective_value_and_grad_out(self, *params):
+        self.obj.value_and_grad(self.coef, out=self.out)
+
+    def time_numpy_backend(self, *params):
+        fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss, reduction="sum",
+                                backend="numpy")
+
+    def time_numpy_twopass(self, *params):
+        C.numpy_twopass(self.X, self.y, self.coef, self.loss)
+
+    def time_one_read(self, *params):
+        self.X @ self.coef
+
+
+class Minibatch:
+    """256 random rows of a 1,000,000 x 100 float64 X (800 MB), a new batch each call.
+
+    ``rows=`` reads the rows in place; the alternatives copy them first
+    (``X[rows]``) or are given a contiguous 256 x 100 array to begin with.
+    """
+
+    params = (["squared", "logistic"],)
+    param_names = ["loss"]
+    n_batches = 1024
+    batch = 256
+    timeout = 120
+
+    def setup(self, loss):
+        m, n = 1_000_000, 100
+        self.X, self.coef, _, ys = C.make_data(m, n)
+        self.y = ys[loss]
+        self.loss = loss
+        rng = np.random.default_rng(1)
+        self.batches = rng.integers(0, m, size=(self.n_batches, self.batch))
+        self.i = 0
+        self.Xb = np.ascontiguousarray(self.X[self.batches[0]])
+        self.yb = self.y[self.batches[0]]
+        self.obj = fastgrad.Objective(self.X, self.y, loss=loss, reduction="sum",
+                                      n_threads=1, backend="native", check_input=False)
+        self.pinned = C.Pinned(1)
+
+    def teardown(self, *params):
+        C.unpin(self)
+
+    def _rows(self):
+        self.i = (self.i + 1) % self.n_batches
+        return self.batches[self.i]
+
+    def time_rows(self, loss):
+        fastgrad.value_and_grad(self.X, self.y, self.coef, loss=loss, reduction="sum",
+                                rows=self._rows(), n_threads=1, backend="native")
+
+    def time_objective_rows(self, loss):
+        self.obj.value_and_grad(self.coef, rows=self._rows())
+
+    def time_contiguous(self, loss):
+        fastgrad.value_and_grad(self.Xb, self.yb, self.coef, loss=loss, reduction="sum",
+                                n_threads=1, backend="native")
+
+    def time_take_then_fastgrad(self, loss):
+        rows = self._rows()
+        fastgrad.value_and_grad(self.X[rows], self.y[rows], self.coef, loss=loss,
+                                reduction="sum", n_threads=1, backend="native")
+
+    def time_take_then_numpy(self, loss):
+        rows = self._rows()
+        C.numpy_twopass(self.X[rows], self.y[rows], self.coef, loss)
