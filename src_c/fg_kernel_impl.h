@@ -106,6 +106,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     const int need_y = mode != 2;
     T *buf = (T *)work;
     double *z = work + 4 * n, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4;
+    double *lb = d + 4;
     double acc = 0.0, gi = 0.0;
     ptrdiff_t i = r0;
     for (; i + 4 <= r1; i += 4) {
@@ -113,6 +114,11 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
         const T *p1 = FN(row_ptr)(a, i + 1, n, buf + n);
         const T *p2 = FN(row_ptr)(a, i + 2, n, buf + 2 * n);
         const T *p3 = FN(row_ptr)(a, i + 3, n, buf + 3 * n);
+        if (!a->rows) {  /* rows 8 ahead: keeps memory busy while d is computed */
+            const char *nx = (const char *)p0 + 8 * a->sr * (ptrdiff_t)sizeof(T);
+            for (ptrdiff_t o = 0; o < 4 * n * (ptrdiff_t)sizeof(T); o += 64)
+                FG_PREFETCH(nx + o);
+        }
         if (a->rows && i + 8 <= r1) {  /* random rows: fetch the next four early */
             for (int q = 4; q < 8; q++) {
                 const char *nx = (const char *)((const T *)a->X + a->rows[i + q] * a->sr);
@@ -123,7 +129,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
         if (need_z) FN(dot4)(p0, p1, p2, p3, coef, n, b, z);
         if (mode == 2) FN(dot4)(p0, p1, p2, p3, v, n, vb, t);
         const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
-        acc += pw_block(loss, mode, 4, z, t, yb, w, d);
+        acc += pw_block(loss, mode, 4, z, t, yb, w, d, lb);
         if (mode == 1) continue;
         gi += (d[0] + d[1]) + (d[2] + d[3]);
         FN(axpy4)(g, p0, p1, p2, p3, d, n);
@@ -136,7 +142,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
             t[q] = mode == 2 ? FN(dot1)(p, v, n) + vb : 0.0;
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yb, wb);
-        acc += pw_block(loss, mode, nb, z, t, yb, w, d);
+        acc += pw_block(loss, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const T *p = FN(row_ptr)(a, i + q, n, buf);
@@ -178,7 +184,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != 2 || loss != FG_SQUARED;
     const int need_y = mode != 2;
-    double *z = work, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4;
+    double *z = work, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4, *lb = d + 4;
     fg_v4d c[4], cv[4], gv[4];
     for (int q = 0; q < NV; q++) {
         c[q] = FN(load4)(coef + 4 * q);
@@ -212,7 +218,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
             }
         }
         const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
-        acc += pw_block(loss, mode, 4, z, t, yb, w, d);
+        acc += pw_block(loss, mode, 4, z, t, yb, w, d, lb);
         if (mode == 1) continue;
         gi += (d[0] + d[1]) + (d[2] + d[3]);
         for (int q = 0; q < NV; q++)
@@ -229,16 +235,6 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
 }
 #endif
 
-/* small n: a constant n and local accumulators */
-#define FG_SMALL(N)                                                               \
-    case N: {                                                                     \
-        double gl[N + 1];                                                         \
-        for (int f = 0; f <= N; f++) gl[f] = 0.0;                                 \
-        double l = FN(rows_k1)(a, r0, r1, N, gl, work);                           \
-        for (int f = 0; f <= N; f++) g[f] += gl[f];                               \
-        return l;                                                                 \
-    }
-
 FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                                  double *FG_RESTRICT g, double *work)
 {
@@ -253,15 +249,8 @@ FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         }
     }
 #endif
-    switch (a->n) {
-        FG_SMALL(1) FG_SMALL(2) FG_SMALL(3) FG_SMALL(4) FG_SMALL(5) FG_SMALL(6)
-        FG_SMALL(7) FG_SMALL(8) FG_SMALL(9) FG_SMALL(10) FG_SMALL(11) FG_SMALL(12)
-        FG_SMALL(13) FG_SMALL(14) FG_SMALL(15) FG_SMALL(16)
-        default:
-            return FN(rows_k1)(a, r0, r1, a->n, g, work);
-    }
+    return FN(rows_k1)(a, r0, r1, a->n, g, work);
 }
-#undef FG_SMALL
 
 /* ---- row path: several outputs, one row at a time ----------------------- */
 FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
@@ -275,6 +264,7 @@ FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const int need_z = mode != 2 || loss != FG_SQUARED;
     T *buf = (T *)work;
     double *z = work + 4 * n, *t = z + k, *yb = t + k, *wb = yb + k, *d = wb + k;
+    double *lb = d + k;
     double *gi = g + n * k;
     double acc = 0.0;
     for (ptrdiff_t i = r0; i < r1; i++) {
@@ -307,7 +297,7 @@ FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             const T *y = (const T *)a->y + r * a->ys0;
             for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
         }
-        acc += pw_block(loss, mode, k, z, t, yb, w, d);
+        acc += pw_block(loss, mode, k, z, t, yb, w, d, lb);
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];
         for (ptrdiff_t f = 0; f < n; f++) {
@@ -383,7 +373,8 @@ FG_INLINE double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const int need_z = mode != 2 || loss != FG_SQUARED;
     const int need_y = mode != 2;
     double *z = work, *t = z + k * B, *d = t + k * B, *yb = d + k * B, *wb = yb + B;
-    T *xb = (T *)(wb + B);  /* 4 gathered column segments (rows given) */
+    double *lb = wb + B;
+    T *xb = (T *)(lb + B);  /* 4 gathered column segments (rows given) */
     double *gi = g + n * k;
     double acc = 0.0;
     for (ptrdiff_t b0 = r0; b0 < r1; b0 += B) {
@@ -395,7 +386,7 @@ FG_INLINE double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         }
         for (ptrdiff_t j = 0; j < k; j++) {
             const double *w = FN(gather_yw)(a, b0, nb, j, need_y, yb, wb);
-            acc += pw_block(loss, mode, nb, z + j * B, t + j * B, yb, w, d + j * B);
+            acc += pw_block(loss, mode, nb, z + j * B, t + j * B, yb, w, d + j * B, lb);
         }
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) {
