@@ -16,7 +16,7 @@ check for signals (Ctrl-C), and the other threads then skip what is left.
 """
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 from cpython.exc cimport PyErr_CheckSignals, PyErr_Occurred
 

@@ -16,7 +16,6 @@ from ._backends import omp_max_threads
 LOSSES = ("squared", "logistic")
 REDUCTIONS = ("mean", "sum")
 BACKENDS = ("auto", "native", "numpy")
-LOSS_CODES = {"squared": 0, "logistic": 1}
 
 try:
     _N_CPUS = len(os.sched_getaffinity(0))
