@@ -53,13 +53,13 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     Xa = V.check_X(X)
     m, n = Xa.shape
     dt = Xa.dtype
-    ya = V.check_y(y, m, loss, dt)
+    r = V.check_rows(rows, m)
+    ya = V.check_y(y, m, loss, dt, r)       # with rows, only y[rows] is range-checked
     single = ya.ndim == 1
     k = 1 if single else ya.shape[1]
     c = V.check_coef(coef, n, k, single, fit_intercept, dt)
     vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if hess else None
     w = V.check_sample_weight(sample_weight, m, dt)
-    r = V.check_rows(rows, m)
     D = V.denominator(w, r, m if r is None else r.shape[0], reduction)
     if want_grad:
         if out is None:

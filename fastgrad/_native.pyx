@@ -118,6 +118,18 @@ cdef inline double _chunk(bint f32, const fg_args *a, Py_ssize_t r0, Py_ssize_t 
     return fg_chunk_f64(a, r0, r1, g, work)
 
 
+cdef inline void _one_chunk(bint f32, const fg_args *a, Py_ssize_t c, Py_ssize_t s,
+                            Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
+                            double *slots, double *sloss, double *work) noexcept nogil:
+    """Chunk c (rows [c*per, min((c+1)*per, nrows))) into slot s of the wave."""
+    cdef Py_ssize_t r0 = c * per
+    cdef Py_ssize_t r1 = r0 + per
+    if r1 > nrows:
+        r1 = nrows
+    memset(slots + s * glen, 0, glen * sizeof(double))
+    sloss[s] = _chunk(f32, a, r0, r1, slots + s * glen, work)
+
+
 def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         object v, object out, str loss, bint fit_intercept, bint hess,
         bint want_grad, double l2, double denom, int n_threads):
@@ -189,7 +201,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         nt = <int>nchunks
     if nt < 1:
         nt = 1
-    cdef Py_ssize_t c, c0, c1, s, i, r0, r1
+    cdef Py_ssize_t c, c0, c1, s, i
     cdef int tid
     cdef double total_loss = 0.0
     cdef int stop_flag = 0
@@ -223,13 +235,8 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
                         if not stop[0]:
                             tid = threadid()
                             s = c - c0
-                            memset(slots + s * glen, 0, glen * sizeof(double))
-                            r0 = c * per
-                            r1 = r0 + per
-                            if r1 > nrows:
-                                r1 = nrows
-                            sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen,
-                                              work + tid * wlen)
+                            _one_chunk(f32, &a, c, s, per, nrows, glen, slots, sloss,
+                                       work + tid * wlen)
                             if tid == 0 and (s + 1) % check_every == 0:
                                 with gil:
                                     if PyErr_CheckSignals() != 0:
@@ -237,12 +244,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
                 else:
                     for c in range(c0, c1):
                         s = c - c0
-                        memset(slots + s * glen, 0, glen * sizeof(double))
-                        r0 = c * per
-                        r1 = r0 + per
-                        if r1 > nrows:
-                            r1 = nrows
-                        sloss[s] = _chunk(f32, &a, r0, r1, slots + s * glen, work)
+                        _one_chunk(f32, &a, c, s, per, nrows, glen, slots, sloss, work)
                         if (s + 1) % check_every == 0 and c + 1 < c1:
                             with gil:
                                 if PyErr_CheckSignals() != 0:

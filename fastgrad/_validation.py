@@ -102,7 +102,9 @@ def as_dtype(a, dtype, name, contiguous=False):
     return arr
 
 
-def check_y(y, m, loss, dtype):
+def check_y(y, m, loss, dtype, rows=None):
+    """y in X's dtype, shape checked; for the logistic loss its values in [0, 1]
+    (only the rows a call uses, when ``rows`` (checked indices) is given)."""
     ya = as_dtype(y, dtype, "y")
     if ya.ndim == 1 and ya.shape[0] == m and loss == "squared" \
             and ya.strides[0] % ya.itemsize == 0:
@@ -117,16 +119,17 @@ def check_y(y, m, loss, dtype):
         raise ValueError(f"y must have at least one output column; got shape {ya.shape}")
     if ya.strides[0] % ya.itemsize or (ya.ndim == 2 and ya.strides[1] % ya.itemsize):
         ya = np.ascontiguousarray(ya)
-    if loss == "logistic" and ya.size:
-        lo, hi = ya.min(), ya.max()
+    used = ya if rows is None else ya[rows]
+    if loss == "logistic" and used.size:
+        lo, hi = used.min(), used.max()
         # NaN makes min/max NaN (and propagates as documented); the range check
         # must still see the other values, so then it looks at each one
         if lo < 0 or hi > 1 or lo != lo or hi != hi:
-            outside = (ya < 0) | (ya > 1)
+            outside = (used < 0) | (used > 1)
             if outside.any():
-                bad = ya[outside].flat[0]
+                bad = used[outside].flat[0]
                 raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
-                                 f"(min {np.nanmin(ya)!r}, max {np.nanmax(ya)!r})")
+                                 f"(min {np.nanmin(used)!r}, max {np.nanmax(used)!r})")
     return ya
 
 
