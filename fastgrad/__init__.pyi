@@ -39,6 +39,7 @@ class Objective:
         sample_weight: Optional[ArrayLike] = ..., l2: float = ...,
         reduction: _Reduction = ..., n_threads: Optional[int] = ...,
         backend: _Backend = ..., check_input: bool = ...,
+        n_classes: Optional[int] = ...,
     ) -> None: ...
     @property
     def n_samples(self) -> int: ...

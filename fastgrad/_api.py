@@ -16,11 +16,17 @@ _DOC_KEYWORDS = """
         ``np.memmap``); C- and F-ordered X is never copied. Integers and bools are
         converted to float64.
     y : array of shape (n_samples,) or (n_samples, n_outputs)
-        Targets; in [0, 1] for ``loss="logistic"`` (soft labels allowed).
+        Targets; in [0, 1] for ``loss="logistic"`` (soft labels allowed). For
+        ``loss="multinomial"``: integer class labels in [0, n_classes) of shape
+        (n_samples,), or class probabilities of shape (n_samples, n_classes)
+        (non-negative, each row summing to 1 within 1e-6).
     coef : array of shape (n_features,) or (n_features, n_outputs)
         With ``fit_intercept=True`` one more row: the last row is the intercept.
-    loss : {"squared", "logistic"}
-        ``"squared"``: l(z, y) = (z - y)^2 / 2;  ``"logistic"``: log(1 + e^z) - y z.
+        For ``loss="multinomial"`` always 2-D: (n_features, n_classes).
+    loss : {"squared", "logistic", "multinomial"}
+        ``"squared"``: l(z, y) = (z - y)^2 / 2;  ``"logistic"``: log(1 + e^z) - y z;
+        ``"multinomial"``: logsumexp(z) - y . z over the n_classes logits of a row
+        (gradient ``X.T @ (w * (softmax(Z) - Y)) / D``).
     fit_intercept : bool
     sample_weight : array of shape (n_samples,), optional
         Non-negative, finite per-row weights (default: all ones).
@@ -54,9 +60,14 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     m, n = Xa.shape
     dt = Xa.dtype
     r = V.check_rows(rows, m)
-    ya = V.check_y(y, m, loss, dt, r)       # with rows, only y[rows] is range-checked
-    single = ya.ndim == 1
-    k = 1 if single else ya.shape[1]
+    if loss == "multinomial":
+        K = V.n_classes_of(coef) if np.ndim(y) == 1 else None
+        ya, k = V.check_multinomial_y(y, m, K, dt, r)
+        single = False
+    else:
+        ya = V.check_y(y, m, loss, dt, r)   # with rows, only y[rows] is range-checked
+        single = ya.ndim == 1
+        k = 1 if single else ya.shape[1]
     c = V.check_coef(coef, n, k, single, fit_intercept, dt)
     vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if hess else None
     w = V.check_sample_weight(sample_weight, m, dt)

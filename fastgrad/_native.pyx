@@ -3,7 +3,8 @@
 
 Everything here receives arrays that ``fastgrad._validation`` has already
 checked and converted: X float32/float64 with any strides (element-aligned),
-y (m,) or (m, k) in X's dtype, w (m,) or None, rows intp (r,) or None,
+y (m,) or (m, k) in X's dtype (multinomial: or (m,) intp class labels in
+[0, k)), w (m,) or None, rows intp (r,) or None,
 coef/v/out (n_coef,) or (n_coef, k), C-contiguous in X's dtype.
 
 Determinism: the rows are cut into chunks whose size depends only on the
@@ -36,6 +37,8 @@ cdef extern from "fastgrad_kernels.h" nogil:
         Py_ssize_t n, k
         const void *y
         Py_ssize_t ys0, ys1
+        const Py_ssize_t *lab
+        Py_ssize_t ls
         const void *w
         Py_ssize_t ws
         const Py_ssize_t *rows
@@ -70,7 +73,7 @@ cdef enum:
     MIN_SLOTS = 16
     CHECK_BYTES = 1 << 27      # check for signals after about 128 MiB of X
 
-LOSS_CODES = {"squared": 0, "logistic": 1}  # the enum of fastgrad_kernels.h
+LOSS_CODES = {"squared": 0, "logistic": 1, "multinomial": 2}  # fastgrad_kernels.h's enum
 
 
 def openmp_enabled():
@@ -154,8 +157,17 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.n = n
     a.k = k
     a.y = cnp.PyArray_DATA(y)
-    a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
-    a.ys1 = cnp.PyArray_STRIDE(y, 1) // isz if cnp.PyArray_NDIM(y) == 2 else 0
+    a.lab = NULL
+    a.ls = 0
+    if cnp.PyArray_TYPE(y) == cnp.NPY_INTP:
+        # multinomial class labels (checked in [0, k) by the caller)
+        a.lab = <const Py_ssize_t *>cnp.PyArray_DATA(y)
+        a.ls = cnp.PyArray_STRIDE(y, 0) // <Py_ssize_t>sizeof(Py_ssize_t)
+        a.ys0 = 0
+        a.ys1 = 0
+    else:
+        a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
+        a.ys1 = cnp.PyArray_STRIDE(y, 1) // isz if cnp.PyArray_NDIM(y) == 2 else 0
     a.w = NULL
     a.ws = 0
     if w is not None:

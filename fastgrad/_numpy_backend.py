@@ -4,6 +4,8 @@ It receives exactly what the compiled core receives (arrays already checked and
 converted by ``fastgrad._validation``) and states what the numbers must be:
 
     z = X @ coef[:n] + coef[n]          (the intercept row only with fit_intercept)
+    multinomial: a row of z holds the K logits, l = logsumexp(z) - y.z,
+    l' = softmax(z) - y, l'' t = p * (t - p.t); integer labels y are one-hot rows
     L = sum_i w_i l(z_i, y_i) / D + l2/2 |coef[:n]|^2
     g = X.T @ (w * l'(z, y)) / D + l2 coef[:n],   g[n] = sum_i w_i l'(z_i, y_i) / D
     H v = X.T @ (w * l''(z) * (X @ v[:n] + v[n])) / D + l2 v[:n]
@@ -33,6 +35,19 @@ def _logistic_parts(z, y, need_hess):
     return loss, d, h
 
 
+def _softmax_parts(z, y):
+    """Per row of the (rows, K) logits z: the loss logsumexp(z) - y.z (as (rows, 1))
+    and p = softmax(z).  With mx = max_j z_j every exponent is <= 0, and the loss
+    is taken as log(s) + sum_j y_j (mx - z_j) + mx (1 - sum_j y_j): the same
+    number, without cancelling two large terms when the rows of y sum to 1."""
+    mx = np.max(z, axis=1, keepdims=True)
+    e = np.exp(z - mx)
+    s = np.sum(e, axis=1, keepdims=True)
+    loss = (np.log(s) + np.sum(y * (mx - z), axis=1, keepdims=True)
+            + mx * (1.0 - np.sum(y, axis=1, keepdims=True)))
+    return loss, e / s
+
+
 def _pointwise(loss_name, z, y, need_hess):
     if loss_name == "squared":
         r = z - y
@@ -45,7 +60,7 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
     """Same contract as ``fastgrad._native.run``; returns the loss, fills ``out``.
 
     coef, v, out are (n + fit_intercept,) or (n + fit_intercept, k), C-contiguous;
-    y is (m,) or (m, k). n_threads is
+    y is (m,) or (m, k) (multinomial: or (m,) intp class labels). n_threads is
     accepted for symmetry and ignored (NumPy's BLAS has its own threads).
     """
     n = X.shape[1]
@@ -67,14 +82,26 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
         for s in range(0, nrows, BLOCK_ROWS):
             idx = slice(s, s + BLOCK_ROWS) if rows is None else rows[s:s + BLOCK_ROWS]
             Xb = np.asarray(X[idx], dtype=np.float64)
-            yb = np.asarray(y[idx], dtype=np.float64).reshape(Xb.shape[0], -1)
+            if y.dtype == np.intp:      # multinomial class labels: one-hot rows
+                yb = np.zeros((Xb.shape[0], k))
+                yb[np.arange(Xb.shape[0]), y[idx]] = 1.0
+            else:
+                yb = np.asarray(y[idx], dtype=np.float64).reshape(Xb.shape[0], -1)
             wb = (np.ones(Xb.shape[0]) if w is None
                   else np.asarray(w[idx], dtype=np.float64))[:, None]
             z = Xb @ W + b if need_z else None
-            if hess:
+            if hess and loss == "multinomial":
+                t = Xb @ V + vb
+                p = _softmax_parts(z, yb)[1]        # H_i t = p * (t - p.t)
+                d = wb * p * (t - np.sum(p * t, axis=1, keepdims=True))
+            elif hess:
                 t = Xb @ V + vb
                 h = np.ones_like(t) if loss == "squared" else _pointwise(loss, z, yb, True)[2]
                 d = wb * h * t
+            elif loss == "multinomial":
+                lb, p = _softmax_parts(z, yb)
+                total += float(np.sum(wb * lb))
+                d = wb * (p - yb)
             else:
                 lb, d, _ = _pointwise(loss, z, yb, False)
                 total += float(np.sum(wb * lb))

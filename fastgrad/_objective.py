@@ -5,6 +5,24 @@ from . import _validation as V
 from ._backends import resolve
 
 
+def _n_classes(y, n_classes):
+    """K for multinomial class labels: n_classes, or the largest label + 1."""
+    if n_classes is not None:
+        if isinstance(n_classes, (bool, np.bool_)) or not isinstance(
+                n_classes, (int, np.integer)) or n_classes < 1:
+            raise ValueError(f"n_classes must be an integer >= 1; got {n_classes!r}")
+        return int(n_classes)
+    ya = np.asarray(y)
+    if ya.ndim != 1:
+        return None                               # probabilities: K from y's shape
+    if ya.size == 0:
+        raise ValueError("loss='multinomial' with no labels: pass n_classes=")
+    if ya.dtype.kind not in "iubf":
+        return None                               # check_multinomial_y says why
+    hi = np.max(ya)
+    return int(hi) + 1 if np.isfinite(hi) and hi >= 0 else 1
+
+
 class Objective:
     """The loss of a linear model on fixed data, for training loops.
 
@@ -16,11 +34,14 @@ class Objective:
 
     Keywords as in :func:`fastgrad.value_and_grad`. ``n_threads=None`` is
     resolved on every call, so threadpoolctl limits set later are honoured.
+    ``n_classes`` (``loss="multinomial"`` with integer class labels only): the
+    number of classes K, so that coef is (n_features[+1], K); default: the
+    largest label + 1 (pass it when the last classes may be absent from y).
     """
 
     def __init__(self, X, y, *, loss="squared", fit_intercept=False, sample_weight=None,
                  l2=0.0, reduction="mean", n_threads=None, backend="auto",
-                 check_input=True):
+                 check_input=True, n_classes=None):
         self._loss = V.check_loss(loss)
         self._reduction = V.check_reduction(reduction)
         self._backend_name = V.check_backend(backend)
@@ -31,14 +52,22 @@ class Objective:
         self._fit_intercept = bool(fit_intercept)
         X = V.check_X(X)
         m, n = X.shape
-        y = V.check_y(y, m, self._loss, X.dtype)
+        if self._loss == "multinomial":
+            y, self._k = V.check_multinomial_y(y, m, _n_classes(y, n_classes), X.dtype)
+            self._single = False
+        else:
+            if n_classes is not None:
+                raise ValueError(f"n_classes is only for loss='multinomial'; got "
+                                 f"n_classes={n_classes!r} with loss={self._loss!r}")
+            y = V.check_y(y, m, self._loss, X.dtype)
+            self._single = y.ndim == 1
+            self._k = 1 if self._single else y.shape[1]
         w = V.check_sample_weight(sample_weight, m, X.dtype)
         if check_input:
             V.first_nonfinite(X, "X")
-            V.first_nonfinite(y, "y")
+            if y.dtype.kind == "f":         # (class labels were checked above)
+                V.first_nonfinite(y, "y")
         self._X, self._y, self._w = X, y, w
-        self._single = y.ndim == 1
-        self._k = 1 if self._single else y.shape[1]
         self._coef_shape = V.expected_coef_shape(n, self._k, self._single,
                                                  self._fit_intercept)
         self._D = V.denominator(w, None, m, self._reduction)
@@ -46,7 +75,8 @@ class Objective:
     # -- attributes of API.md ---------------------------------------------
     n_samples = property(lambda self: self._X.shape[0], doc="rows of X")
     n_features = property(lambda self: self._X.shape[1], doc="columns of X")
-    n_outputs = property(lambda self: self._k, doc="columns of y (1 for 1-D y)")
+    n_outputs = property(lambda self: self._k,
+                         doc="columns of y (1 for 1-D y); classes for multinomial")
     coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
     dtype = property(lambda self: self._X.dtype, doc="X's dtype: results are in it")
     loss = property(lambda self: self._loss)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ._backends import omp_max_threads
 
-LOSSES = ("squared", "logistic")
+LOSSES = ("squared", "logistic", "multinomial")
 REDUCTIONS = ("mean", "sum")
 BACKENDS = ("auto", "native", "numpy")
 
@@ -30,10 +30,6 @@ _INF = float("inf")
 def _choice(value, valid, name):
     if isinstance(value, str) and value in valid:
         return value
-    if name == "loss" and value == "multinomial":
-        raise NotImplementedError(
-            "loss='multinomial' is part of the API contract but not implemented yet; "
-            f"valid losses now: {', '.join(map(repr, valid))}")
     raise ValueError(f"{name}={value!r} is not valid; expected one of "
                      f"{', '.join(map(repr, valid))}")
 
@@ -131,6 +127,85 @@ def check_y(y, m, loss, dtype, rows=None):
                 raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
                                  f"(min {np.nanmin(used)!r}, max {np.nanmax(used)!r})")
     return ya
+
+
+#: rows of multinomial probabilities must sum to 1 within this (relative to 1)
+PROBA_RTOL = 1e-6
+
+
+def n_classes_of(coef):
+    """K from coef's shape for multinomial class labels (coef must be 2-D)."""
+    shape = np.shape(coef)
+    if len(shape) != 2:
+        raise ValueError("coef must be 2-D (n_features[+1], n_classes) for "
+                         f"loss='multinomial'; got shape {shape}")
+    return shape[1]
+
+
+def check_multinomial_y(y, m, n_classes, dtype, rows=None):
+    """Multinomial targets: (m,) class labels -> intp in [0, n_classes), or
+    (m, K) probabilities -> X's dtype, non-negative, rows summing to 1.
+
+    ``n_classes``: K for labels (from coef, or the Objective's n_classes), or
+    None (only allowed with probabilities).  With ``rows`` only the rows a call
+    uses are checked.  Returns (y, K)."""
+    ya = y if type(y) is np.ndarray else np.asarray(y)
+    if ya.ndim == 1:
+        if ya.shape[0] != m:
+            raise ValueError(f"y has {ya.shape[0]} labels but X has {m} rows "
+                             f"(y shape {ya.shape}, X has n_samples={m})")
+        kind = ya.dtype.kind
+        if kind not in "iubf":
+            raise TypeError(f"y: dtype {ya.dtype} is not supported for loss='multinomial'; "
+                            "expected integer class labels in [0, n_classes)")
+        used = ya if rows is None else ya[rows]
+        if kind == "f" and used.size:
+            frac = ~np.isfinite(used) | (used != np.floor(used))
+            if frac.any():
+                raise ValueError("y must hold integer class labels for loss='multinomial'; "
+                                 f"found {used[frac].flat[0]!r}")
+        if n_classes is None:
+            raise ValueError("loss='multinomial' with class labels needs the number of "
+                             "classes (n_classes=, or coef of shape (n_features, n_classes))")
+        if used.size:
+            lo, hi = used.min(), used.max()
+            if lo < 0 or hi >= n_classes:
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"y: class label {bad!r} is outside [0, {n_classes}) for "
+                                 f"loss='multinomial' with n_classes={n_classes}")
+        if ya.dtype != np.intp or ya.strides[0] % ya.itemsize:
+            with np.errstate(invalid="ignore"):   # NaN in rows not used: never read
+                ya = ya.astype(np.intp)
+        return ya, int(n_classes)
+    if ya.ndim != 2:
+        raise ValueError("y must be 1-D class labels (n_samples,) or 2-D probabilities "
+                         f"(n_samples, n_classes) for loss='multinomial'; got shape {ya.shape}")
+    ya = as_dtype(ya, dtype, "y")
+    if ya.shape[0] != m:
+        raise ValueError(f"y has {ya.shape[0]} rows but X has {m} (y shape {ya.shape}, "
+                         f"X has n_samples={m})")
+    K = ya.shape[1]
+    if K == 0:
+        raise ValueError(f"y must have at least one class column; got shape {ya.shape}")
+    if n_classes is not None and n_classes != K:
+        raise ValueError(f"y has {K} probability columns but n_classes={n_classes}")
+    if ya.strides[0] % ya.itemsize or ya.strides[1] % ya.itemsize:
+        ya = np.ascontiguousarray(ya)
+    used = ya if rows is None else ya[rows]
+    if used.size:
+        neg = used < 0                       # NaN propagates, as for the other losses
+        if neg.any():
+            i, j = np.argwhere(neg)[0]
+            raise ValueError("y: class probabilities must be non-negative for "
+                             f"loss='multinomial'; y[{i}, {j}] = {used[i, j]!r}")
+        s = used.sum(axis=1, dtype=np.float64)
+        off = np.abs(s - 1.0) > PROBA_RTOL
+        if off.any():
+            i = int(np.flatnonzero(off)[0])
+            raise ValueError("y: each row of class probabilities must sum to 1 (within "
+                             f"{PROBA_RTOL:g}) for loss='multinomial'; row {i} sums to "
+                             f"{s[i]!r}")
+    return ya, K
 
 
 def check_sample_weight(sample_weight, m, dtype):

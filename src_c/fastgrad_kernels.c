@@ -213,6 +213,9 @@ double fg_sigmoid(double z)
     return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+/* the multinomial (softmax) step for one row */
+#include "fg_multinomial.h"
+
 /* ---- sizes --------------------------------------------------------------- */
 ptrdiff_t fg_col_block(ptrdiff_t n, ptrdiff_t k, int itemsize)
 {
@@ -233,7 +236,14 @@ size_t fg_work_size(const fg_args *a)
      * and 4 gathered segments */
     size_t kk = a->k > 4 ? (size_t)a->k : 4;
     size_t row = 4 * (size_t)a->n + 6 * kk + 32 + 64;
-    size_t col = (3 * (size_t)a->k + 7) * (size_t)a->block;
+    size_t col = (3 * (size_t)a->k + 7) * (size_t)a->block + 2 * kk;
+    if (a->loss == FG_MULTINOMIAL) {
+        /* the multinomial row path: padded copies of coef, v and the gradient
+         * (n x kp each), padded intercepts, 5 row buffers of 4 x kp, gathers */
+        size_t kp = ((size_t)a->k + 3) & ~(size_t)3;
+        size_t mn = (3 * (size_t)a->n + 2 + 20) * kp + 4 * (size_t)a->n + 8;
+        row = row > mn ? row : mn;
+    }
     return (row > col ? row : col) + 16;
 }
 

@@ -18,7 +18,7 @@
 extern "C" {
 #endif
 
-enum { FG_SQUARED = 0, FG_LOGISTIC = 1 };
+enum { FG_SQUARED = 0, FG_LOGISTIC = 1, FG_MULTINOMIAL = 2 };
 
 typedef struct {
     const void *X;          /* element (i, f) at X + i*sr + f*sc (elements) */
@@ -26,6 +26,9 @@ typedef struct {
     ptrdiff_t n, k;         /* features, outputs */
     const void *y;          /* y(i, j) at y + i*ys0 + j*ys1 */
     ptrdiff_t ys0, ys1;
+    const ptrdiff_t *lab;   /* multinomial class labels lab(i) at lab + i*ls, in [0, k),
+                               or NULL (then y holds (m, k) probabilities) */
+    ptrdiff_t ls;
     const void *w;          /* weights w(i) at w + i*ws, or NULL */
     ptrdiff_t ws;
     const ptrdiff_t *rows;  /* logical row -> row of X, or NULL */
@@ -33,7 +36,7 @@ typedef struct {
     const void *icpt;       /* (k,) or NULL */
     const void *v;          /* hessp direction (n, k) or NULL */
     const void *vicpt;      /* (k,) or NULL */
-    int loss;               /* FG_SQUARED, FG_LOGISTIC */
+    int loss;               /* FG_SQUARED, FG_LOGISTIC, FG_MULTINOMIAL (k classes) */
     int hess;               /* 1: Hessian-vector product instead of gradient */
     int want_grad;          /* 0: loss only (no axpy) */
     ptrdiff_t block;        /* rows per block on the column path */

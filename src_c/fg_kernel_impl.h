@@ -233,6 +233,161 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     if (i < r1) acc += FN(rows_k1)(a, i, r1, n, g, work + 32);
     return acc;
 }
+/* ---- multinomial row path: 4 rows per step ---------------------------------
+ * coef (and v) are copied once per chunk into double tiles cp[f][kp] (kp: k
+ * rounded up to 4, padding 0), the intercept row likewise with padding -inf,
+ * so padded classes get z = -inf, p = 0, d = 0.  For 4 rows the logits are
+ * accumulated in vector registers (tiles of up to 3 vectors = 12 classes; each
+ * load of coef serves the 4 rows); the softmax step runs per row over kp;
+ * then gp[f][:] += sum_r x_r[f] d_r[:] with the 4 rows' d in registers, while
+ * the rows are still in L1.  gp is added into g at the end of the chunk. */
+FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdiff_t n,
+                          ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT zo)
+{
+    fg_v4d s[4][3];
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < TJ; j++) s[r][j] = (fg_v4d){0, 0, 0, 0};
+    const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    for (ptrdiff_t f = 0; f < n; f++) {
+        const fg_v4d *c = cp + f * kv + q0;
+        const double x0 = (double)p0[f], x1 = (double)p1[f];
+        const double x2 = (double)p2[f], x3 = (double)p3[f];
+        for (int j = 0; j < TJ; j++) {
+            const fg_v4d cj = c[j];
+            s[0][j] += x0 * cj;
+            s[1][j] += x1 * cj;
+            s[2][j] += x2 * cj;
+            s[3][j] += x3 * cj;
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < TJ; j++) zo[r * kv + q0 + j] += s[r][j];
+}
+
+FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrdiff_t n,
+                           ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT gp)
+{
+    fg_v4d d[4][3];
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < TJ; j++) d[r][j] = dv[r * kv + q0 + j];
+    const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    for (ptrdiff_t f = 0; f < n; f++) {
+        fg_v4d *gf = gp + f * kv + q0;
+        const double x0 = (double)p0[f], x1 = (double)p1[f];
+        const double x2 = (double)p2[f], x3 = (double)p3[f];
+        for (int j = 0; j < TJ; j++)
+            gf[j] += x0 * d[0][j] + x1 * d[1][j] + x2 * d[2][j] + x3 * d[3][j];
+    }
+}
+
+/* tiles of 3, 2 or 1 vectors over the kv vectors of classes (4 = 2 + 2) */
+FG_INLINE void FN(mn_dots)(const T *const *p, const fg_v4d *cp, ptrdiff_t n, ptrdiff_t kv,
+                           fg_v4d *zo)
+{
+    ptrdiff_t q = 0;
+    while (q < kv) {
+        const ptrdiff_t rem = kv - q;
+        if (rem == 1) { FN(mn_dot)(p, cp, n, kv, q, 1, zo); q += 1; }
+        else if (rem == 2 || rem == 4) { FN(mn_dot)(p, cp, n, kv, q, 2, zo); q += 2; }
+        else { FN(mn_dot)(p, cp, n, kv, q, 3, zo); q += 3; }
+    }
+}
+
+FG_INLINE void FN(mn_axpys)(const T *const *p, const fg_v4d *dv, ptrdiff_t n, ptrdiff_t kv,
+                            fg_v4d *gp)
+{
+    ptrdiff_t q = 0;
+    while (q < kv) {
+        const ptrdiff_t rem = kv - q;
+        if (rem == 1) { FN(mn_axpy)(p, dv, n, kv, q, 1, gp); q += 1; }
+        else if (rem == 2 || rem == 4) { FN(mn_axpy)(p, dv, n, kv, q, 2, gp); q += 2; }
+        else { FN(mn_axpy)(p, dv, n, kv, q, 3, gp); q += 3; }
+    }
+}
+
+FG_INLINE double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                             double *FG_RESTRICT g, double *work)
+{
+    const ptrdiff_t n = a->n, k = a->k, kp = (k + 3) & ~(ptrdiff_t)3, kv = kp / 4;
+    const int mode = fg_mode(a);
+    const ptrdiff_t *rows = a->rows;
+    /* work, aligned for the vector type (fg_work_size has the slack) */
+    double *base = (double *)(((uintptr_t)work + 31) & ~(uintptr_t)31);
+    fg_v4d *cp = (fg_v4d *)base, *vp = cp + n * kv, *gp = vp + n * kv;
+    fg_v4d *ip = gp + n * kv, *vip = ip + kv;
+    fg_v4d *zb = vip + kv, *tb = zb + 4 * kv, *db = tb + 4 * kv;
+    double *eb = (double *)(db + 4 * kv), *yb = eb + 4 * kp;
+    T *buf = (T *)(yb + 4 * kp);
+    double *cpd = (double *)cp, *vpd = (double *)vp, *gpd = (double *)gp;
+    double *ipd = (double *)ip, *vipd = (double *)vip;
+    const T *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
+
+    for (ptrdiff_t f = 0; f < n; f++)
+        for (ptrdiff_t j = 0; j < kp; j++)
+            cpd[f * kp + j] = j < k ? (double)coef[f * k + j] : 0.0;
+    if (mode == 2)
+        for (ptrdiff_t f = 0; f < n; f++)
+            for (ptrdiff_t j = 0; j < kp; j++)
+                vpd[f * kp + j] = j < k ? (double)v[f * k + j] : 0.0;
+    for (ptrdiff_t j = 0; j < kp; j++) {
+        ipd[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : -INFINITY;
+        vipd[j] = (j < k && vicpt) ? (double)vicpt[j] : 0.0;
+        yb[j] = 0.0;
+    }
+    if (mode != 1) memset(gpd, 0, (size_t)(n * kp) * sizeof(double));
+
+    const double *zd = (const double *)zb, *td = (const double *)tb;
+    double *dd = (double *)db;
+    double *gi = g + n * k;
+    double acc = 0.0;
+    for (ptrdiff_t i = r0; i < r1; i += 4) {
+        const int nr = r1 - i < 4 ? (int)(r1 - i) : 4;
+        const T *p[4];
+        for (int r = 0; r < 4; r++) p[r] = FN(row_ptr)(a, i + (r < nr ? r : 0), n, buf + r * n);
+        if (rows && i + 8 <= r1) {  /* random rows: fetch the next four early */
+            for (int q = 4; q < 8; q++) {
+                const char *nx = (const char *)((const T *)a->X + rows[i + q] * a->sr);
+                for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                    FG_PREFETCH(nx + o);
+            }
+        }
+        for (int r = 0; r < 4; r++)
+            for (ptrdiff_t q = 0; q < kv; q++) {
+                zb[r * kv + q] = ip[q];
+                tb[r * kv + q] = vip[q];
+            }
+        FN(mn_dots)(p, cp, n, kv, zb);
+        if (mode == 2) FN(mn_dots)(p, vp, n, kv, tb);
+        for (int r = 0; r < 4; r++) {
+            double *dr = dd + r * kp;
+            if (r >= nr) {
+                for (ptrdiff_t j = 0; j < kp; j++) dr[j] = 0.0;
+                continue;
+            }
+            const ptrdiff_t row = rows ? rows[i + r] : i + r;
+            const double wi = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
+            ptrdiff_t lab = -1;
+            if (mode != 2) {
+                if (a->lab) {
+                    lab = a->lab[row * a->ls];
+                } else {
+                    const T *y = (const T *)a->y + row * a->ys0;
+                    for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
+                }
+            }
+            acc += pw_multi_pad(mode, k, kp, zd + r * kp, td + r * kp, yb, lab, wi, dr, eb);
+        }
+        if (mode == 1) continue;
+        for (int r = 0; r < nr; r++)
+            for (ptrdiff_t j = 0; j < k; j++) gi[j] += dd[r * kp + j];
+        FN(mn_axpys)(p, db, n, kv, gp);
+    }
+    if (mode != 1)
+        for (ptrdiff_t f = 0; f < n; f++)
+            for (ptrdiff_t j = 0; j < k; j++) g[f * k + j] += gpd[f * kp + j];
+    return acc;
+}
 #endif
 
 FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
@@ -287,17 +442,30 @@ FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             }
         }
         ptrdiff_t r = a->rows ? a->rows[i] : i;
-        const double *w = NULL;
-        if (a->w) {
-            double wi = (double)((const T *)a->w)[r * a->ws];
-            for (ptrdiff_t j = 0; j < k; j++) wb[j] = wi;
-            w = wb;
+        double wi = a->w ? (double)((const T *)a->w)[r * a->ws] : 1.0;
+        if (loss == FG_MULTINOMIAL) {
+            ptrdiff_t lab = -1;
+            if (mode != 2) {
+                if (a->lab) {
+                    lab = a->lab[r * a->ls];
+                } else {
+                    const T *y = (const T *)a->y + r * a->ys0;
+                    for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
+                }
+            }
+            acc += pw_multi1(mode, k, z, t, 1, yb, lab, wi, d, lb);
+        } else {
+            const double *w = NULL;
+            if (a->w) {
+                for (ptrdiff_t j = 0; j < k; j++) wb[j] = wi;
+                w = wb;
+            }
+            if (mode != 2) {
+                const T *y = (const T *)a->y + r * a->ys0;
+                for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
+            }
+            acc += pw_block(loss, mode, k, z, t, yb, w, d, lb);
         }
-        if (mode != 2) {
-            const T *y = (const T *)a->y + r * a->ys0;
-            for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
-        }
-        acc += pw_block(loss, mode, k, z, t, yb, w, d, lb);
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];
         for (ptrdiff_t f = 0; f < n; f++) {
@@ -384,9 +552,29 @@ FG_INLINE double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             if (need_z) FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
             if (mode == 2) FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
         }
-        for (ptrdiff_t j = 0; j < k; j++) {
-            const double *w = FN(gather_yw)(a, b0, nb, j, need_y, yb, wb);
-            acc += pw_block(loss, mode, nb, z + j * B, t + j * B, yb, w, d + j * B, lb);
+        if (loss == FG_MULTINOMIAL) {
+            /* the softmax couples the k outputs: one row (stride B) at a time */
+            double *ym = lb + 5 * B, *em = ym + k;
+            const T *wT = (const T *)a->w;
+            for (ptrdiff_t b = 0; b < nb; b++) {
+                const ptrdiff_t r = a->rows ? a->rows[b0 + b] : b0 + b;
+                const double wi = wT ? (double)wT[r * a->ws] : 1.0;
+                ptrdiff_t lab = -1;
+                if (mode != 2) {
+                    if (a->lab) {
+                        lab = a->lab[r * a->ls];
+                    } else {
+                        const T *y = (const T *)a->y + r * a->ys0;
+                        for (ptrdiff_t j = 0; j < k; j++) ym[j] = (double)y[j * a->ys1];
+                    }
+                }
+                acc += pw_multi1(mode, k, z + b, t + b, B, ym, lab, wi, d + b, em);
+            }
+        } else {
+            for (ptrdiff_t j = 0; j < k; j++) {
+                const double *w = FN(gather_yw)(a, b0, nb, j, need_y, yb, wb);
+                acc += pw_block(loss, mode, nb, z + j * B, t + j * B, yb, w, d + j * B, lb);
+            }
         }
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) {
@@ -422,6 +610,12 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
     if (r1 <= r0) return 0.0;
     if (a->sr == 1 && a->sc != 1 && a->n > 1)
         return FN(cols)(a, r0, r1, g, work);
+    if (a->loss == FG_MULTINOMIAL)
+#if FG_HAVE_VECEXT
+        return FN(rows_mn)(a, r0, r1, g, work);
+#else
+        return FN(rows_kn)(a, r0, r1, g, work);
+#endif
     if (a->k == 1)
         return FN(rows_k1_any)(a, r0, r1, g, work);
     return FN(rows_kn)(a, r0, r1, g, work);
