@@ -72,14 +72,18 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if hess else None
     w = V.check_sample_weight(sample_weight, m, dt)
     D = V.denominator(w, r, m if r is None else r.shape[0], reduction)
+    res = None
     if want_grad:
+        # the result has coef's shape: flat when coef came flat (scipy.optimize)
+        shape = c.shape if c.ndim == np.ndim(coef) else (c.size,)
         if out is None:
-            out = np.empty(c.shape, dtype=dt)
+            res = np.empty(shape, dtype=dt)
         else:
-            V.check_out(out, c.shape, dt, (("coef", coef), ("v", v)))
+            res = V.check_out(out, shape, dt, (("coef", coef), ("v", v)))
+        out = res.reshape(c.shape)
     value = be.run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad,
                    l2, D, nt)
-    return value, out
+    return value, res
 
 
 def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,

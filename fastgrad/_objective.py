@@ -102,10 +102,15 @@ class Objective:
         r = V.check_rows(rows, self._X.shape[0])
         return r, V.denominator(self._w, r, r.shape[0], self._reduction)
 
-    def _out(self, out, others):
+    def _out(self, out, c, coef, others):
+        """(result, the (n_coef[, k]) view of it the backend fills): the result
+        has coef's shape, flat when coef came flat (as scipy.optimize passes it)."""
+        shape = c.shape if c.ndim == np.ndim(coef) else (c.size,)
         if out is None:
-            return np.empty(self._coef_shape, dtype=self._X.dtype)
-        return V.check_out(out, self._coef_shape, self._X.dtype, others)
+            res = np.empty(shape, dtype=self._X.dtype)
+        else:
+            res = V.check_out(out, shape, self._X.dtype, others)
+        return res, res.reshape(c.shape)
 
     def _threads(self):
         return V.check_n_threads(self._n_threads)
@@ -123,10 +128,10 @@ class Objective:
                              self._fit_intercept, False, True, self._l2, self._D, nt), out
         c = self._coef(coef)
         r, D = self._rows_and_D(rows)
-        out = self._out(out, (("coef", coef),))
+        res, out = self._out(out, c, coef, (("coef", coef),))
         value = self._run(X, self._y, self._w, r, c, None, out, self._loss,
                           self._fit_intercept, False, True, self._l2, D, self._threads())
-        return value, out
+        return value, res
 
     __call__ = value_and_grad
 
@@ -146,7 +151,7 @@ class Objective:
         c = self._coef(coef)
         vv = self._coef(v, "v")
         r, D = self._rows_and_D(rows)
-        out = self._out(out, (("coef", coef), ("v", v)))
+        res, out = self._out(out, c, coef, (("coef", coef), ("v", v)))
         self._run(self._X, self._y, self._w, r, c, vv, out, self._loss,
                   self._fit_intercept, True, True, self._l2, D, self._threads())
-        return out
+        return res

@@ -163,7 +163,7 @@ def check_multinomial_y(y, m, n_classes, dtype, rows=None):
             frac = ~np.isfinite(used) | (used != np.floor(used))
             if frac.any():
                 raise ValueError("y must hold integer class labels for loss='multinomial'; "
-                                 f"found {used[frac].flat[0]!r}")
+                                 f"found {used[frac].flat[0].item()!r}")
         if n_classes is None:
             raise ValueError("loss='multinomial' with class labels needs the number of "
                              "classes (n_classes=, or coef of shape (n_features, n_classes))")
@@ -171,7 +171,7 @@ def check_multinomial_y(y, m, n_classes, dtype, rows=None):
             lo, hi = used.min(), used.max()
             if lo < 0 or hi >= n_classes:
                 bad = lo if lo < 0 else hi
-                raise ValueError(f"y: class label {bad!r} is outside [0, {n_classes}) for "
+                raise ValueError(f"y: class label {bad.item()!r} is outside [0, {n_classes}) for "
                                  f"loss='multinomial' with n_classes={n_classes}")
         if ya.dtype != np.intp or ya.strides[0] % ya.itemsize:
             with np.errstate(invalid="ignore"):   # NaN in rows not used: never read
@@ -204,7 +204,7 @@ def check_multinomial_y(y, m, n_classes, dtype, rows=None):
             i = int(np.flatnonzero(off)[0])
             raise ValueError("y: each row of class probabilities must sum to 1 (within "
                              f"{PROBA_RTOL:g}) for loss='multinomial'; row {i} sums to "
-                             f"{s[i]!r}")
+                             f"{float(s[i])!r}")
     return ya, K
 
 
@@ -260,12 +260,15 @@ def expected_coef_shape(n, k, single, fit_intercept):
 
 def check_coef(coef, n, k, single, fit_intercept, dtype, name="coef"):
     """coef as a C-contiguous array of dtype and of coef's expected shape, (n_coef,)
-    or (n_coef, k); ValueError naming the shapes otherwise."""
+    or (n_coef, k) (also given flat, as n_coef * k values in C order, the way
+    scipy.optimize passes it); ValueError naming the shapes otherwise."""
     shape = expected_coef_shape(n, k, single, fit_intercept)
     if type(coef) is np.ndarray and coef.dtype is dtype and coef.shape == shape \
             and coef.flags.c_contiguous:
         return coef                                   # the common case, no copy
     c = as_dtype(coef, dtype, name, contiguous=True)
+    if c.ndim == 1 and len(shape) == 2 and c.shape[0] == shape[0] * shape[1]:
+        return c.reshape(shape)       # flat (as scipy.optimize passes it), C order
     if c.shape != shape:
         what = "n_features + 1" if fit_intercept else "n_features"
         outs = "" if single else ", n_outputs"

@@ -244,30 +244,46 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
 FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdiff_t n,
                           ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT zo)
 {
-    fg_v4d s[4][3];
-    for (int r = 0; r < 4; r++)
-        for (int j = 0; j < TJ; j++) s[r][j] = (fg_v4d){0, 0, 0, 0};
+    /* TJ = 2: 8 accumulators; TJ = 1: two sets of 4 (even and odd f), so that
+     * 8 independent FMA chains hide the FMA latency and nothing spills from
+     * the 16 AVX2 registers */
+    fg_v4d s[2][4][2];
+    for (int h = 0; h < 2; h++)
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 2; j++) s[h][r][j] = (fg_v4d){0, 0, 0, 0};
     const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
-    for (ptrdiff_t f = 0; f < n; f++) {
+    ptrdiff_t f = 0;
+    if (TJ == 1) {
+        for (; f + 2 <= n; f += 2) {
+            for (int h = 0; h < 2; h++) {
+                const fg_v4d cj = cp[(f + h) * kv + q0];
+                s[h][0][0] += (double)p0[f + h] * cj;
+                s[h][1][0] += (double)p1[f + h] * cj;
+                s[h][2][0] += (double)p2[f + h] * cj;
+                s[h][3][0] += (double)p3[f + h] * cj;
+            }
+        }
+    }
+    for (; f < n; f++) {
         const fg_v4d *c = cp + f * kv + q0;
         const double x0 = (double)p0[f], x1 = (double)p1[f];
         const double x2 = (double)p2[f], x3 = (double)p3[f];
         for (int j = 0; j < TJ; j++) {
             const fg_v4d cj = c[j];
-            s[0][j] += x0 * cj;
-            s[1][j] += x1 * cj;
-            s[2][j] += x2 * cj;
-            s[3][j] += x3 * cj;
+            s[0][0][j] += x0 * cj;
+            s[0][1][j] += x1 * cj;
+            s[0][2][j] += x2 * cj;
+            s[0][3][j] += x3 * cj;
         }
     }
     for (int r = 0; r < 4; r++)
-        for (int j = 0; j < TJ; j++) zo[r * kv + q0 + j] += s[r][j];
+        for (int j = 0; j < TJ; j++) zo[r * kv + q0 + j] += s[0][r][j] + s[1][r][j];
 }
 
 FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrdiff_t n,
                            ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT gp)
 {
-    fg_v4d d[4][3];
+    fg_v4d d[4][2];
     for (int r = 0; r < 4; r++)
         for (int j = 0; j < TJ; j++) d[r][j] = dv[r * kv + q0 + j];
     const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
@@ -280,16 +296,14 @@ FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrd
     }
 }
 
-/* tiles of 3, 2 or 1 vectors over the kv vectors of classes (4 = 2 + 2) */
+/* tiles of 2 vectors (8 classes) over the kv vectors of classes, then 1 */
 FG_INLINE void FN(mn_dots)(const T *const *p, const fg_v4d *cp, ptrdiff_t n, ptrdiff_t kv,
                            fg_v4d *zo)
 {
     ptrdiff_t q = 0;
     while (q < kv) {
-        const ptrdiff_t rem = kv - q;
-        if (rem == 1) { FN(mn_dot)(p, cp, n, kv, q, 1, zo); q += 1; }
-        else if (rem == 2 || rem == 4) { FN(mn_dot)(p, cp, n, kv, q, 2, zo); q += 2; }
-        else { FN(mn_dot)(p, cp, n, kv, q, 3, zo); q += 3; }
+        if (kv - q == 1) { FN(mn_dot)(p, cp, n, kv, q, 1, zo); q += 1; }
+        else { FN(mn_dot)(p, cp, n, kv, q, 2, zo); q += 2; }
     }
 }
 
@@ -298,10 +312,8 @@ FG_INLINE void FN(mn_axpys)(const T *const *p, const fg_v4d *dv, ptrdiff_t n, pt
 {
     ptrdiff_t q = 0;
     while (q < kv) {
-        const ptrdiff_t rem = kv - q;
-        if (rem == 1) { FN(mn_axpy)(p, dv, n, kv, q, 1, gp); q += 1; }
-        else if (rem == 2 || rem == 4) { FN(mn_axpy)(p, dv, n, kv, q, 2, gp); q += 2; }
-        else { FN(mn_axpy)(p, dv, n, kv, q, 3, gp); q += 3; }
+        if (kv - q == 1) { FN(mn_axpy)(p, dv, n, kv, q, 1, gp); q += 1; }
+        else { FN(mn_axpy)(p, dv, n, kv, q, 2, gp); q += 2; }
     }
 }
 

@@ -92,8 +92,11 @@ FG_INLINE double pw_multi_pad(int mode, ptrdiff_t k, ptrdiff_t kp,
                               const double *FG_RESTRICT yb, ptrdiff_t lab, double w,
                               double *FG_RESTRICT d, double *FG_RESTRICT e)
 {
-    double mx = z[0];
-    for (ptrdiff_t j = 1; j < kp; j++) mx = z[j] > mx ? z[j] : mx;
+    double m4[4] = {z[0], z[1], z[2], z[3]};
+    for (ptrdiff_t j = 4; j < kp; j += 4)
+        for (int l = 0; l < 4; l++) m4[l] = z[j + l] > m4[l] ? z[j + l] : m4[l];
+    double mx01 = m4[1] > m4[0] ? m4[1] : m4[0], mx23 = m4[3] > m4[2] ? m4[3] : m4[2];
+    const double mx = mx23 > mx01 ? mx23 : mx01;
 #pragma omp simd
     for (ptrdiff_t j = 0; j < kp; j++) e[j] = fg_expneg(z[j] - mx);
     double s4[4] = {0.0, 0.0, 0.0, 0.0};
