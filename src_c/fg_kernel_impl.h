@@ -244,9 +244,10 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
 FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdiff_t n,
                           ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT zo)
 {
-    /* TJ = 2: 8 accumulators; TJ = 1: two sets of 4 (even and odd f), so that
-     * 8 independent FMA chains hide the FMA latency and nothing spills from
-     * the 16 AVX2 registers */
+    /* TJ = 3: 12 accumulators + 3 of coef + 1 broadcast; TJ = 2: 8
+     * accumulators; TJ = 1: two sets of 4 (even and odd f), so that at least 8
+     * independent FMA chains hide the FMA latency and nothing spills from the
+     * 16 AVX2 registers */
     fg_v4d s[2][4][2];
     for (int h = 0; h < 2; h++)
         for (int r = 0; r < 4; r++)
@@ -263,6 +264,26 @@ FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdi
                 s[h][3][0] += (double)p3[f + h] * cj;
             }
         }
+    }
+    if (TJ == 3) {
+        fg_v4d a[4][3];
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 3; j++) a[r][j] = (fg_v4d){0, 0, 0, 0};
+        for (; f < n; f++) {
+            const fg_v4d *c = cp + f * kv + q0;
+            const fg_v4d c0 = c[0], c1 = c[1], c2 = c[2];
+            double x = (double)p0[f];
+            a[0][0] += x * c0; a[0][1] += x * c1; a[0][2] += x * c2;
+            x = (double)p1[f];
+            a[1][0] += x * c0; a[1][1] += x * c1; a[1][2] += x * c2;
+            x = (double)p2[f];
+            a[2][0] += x * c0; a[2][1] += x * c1; a[2][2] += x * c2;
+            x = (double)p3[f];
+            a[3][0] += x * c0; a[3][1] += x * c1; a[3][2] += x * c2;
+        }
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 3; j++) zo[r * kv + q0 + j] += a[r][j];
+        return;
     }
     for (; f < n; f++) {
         const fg_v4d *c = cp + f * kv + q0;
@@ -283,10 +304,30 @@ FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdi
 FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrdiff_t n,
                            ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT gp)
 {
+    const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
+    if (TJ == 3) {
+        /* 12 d vectors + 3 of g + 1 broadcast: the 16 AVX2 registers */
+        fg_v4d e[4][3];
+        for (int r = 0; r < 4; r++)
+            for (int j = 0; j < 3; j++) e[r][j] = dv[r * kv + q0 + j];
+        for (ptrdiff_t f = 0; f < n; f++) {
+            fg_v4d *gf = gp + f * kv + q0;
+            fg_v4d g0 = gf[0], g1 = gf[1], g2 = gf[2];
+            double x = (double)p0[f];
+            g0 += x * e[0][0]; g1 += x * e[0][1]; g2 += x * e[0][2];
+            x = (double)p1[f];
+            g0 += x * e[1][0]; g1 += x * e[1][1]; g2 += x * e[1][2];
+            x = (double)p2[f];
+            g0 += x * e[2][0]; g1 += x * e[2][1]; g2 += x * e[2][2];
+            x = (double)p3[f];
+            g0 += x * e[3][0]; g1 += x * e[3][1]; g2 += x * e[3][2];
+            gf[0] = g0; gf[1] = g1; gf[2] = g2;
+        }
+        return;
+    }
     fg_v4d d[4][2];
     for (int r = 0; r < 4; r++)
         for (int j = 0; j < TJ; j++) d[r][j] = dv[r * kv + q0 + j];
-    const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
     for (ptrdiff_t f = 0; f < n; f++) {
         fg_v4d *gf = gp + f * kv + q0;
         const double x0 = (double)p0[f], x1 = (double)p1[f];
@@ -296,14 +337,17 @@ FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrd
     }
 }
 
-/* tiles of 2 vectors (8 classes) over the kv vectors of classes, then 1 */
+/* tiles of 3 vectors (12 classes) over the kv vectors of classes, then 2 or 1
+ * (4 = 2 + 2) */
 FG_INLINE void FN(mn_dots)(const T *const *p, const fg_v4d *cp, ptrdiff_t n, ptrdiff_t kv,
                            fg_v4d *zo)
 {
     ptrdiff_t q = 0;
     while (q < kv) {
-        if (kv - q == 1) { FN(mn_dot)(p, cp, n, kv, q, 1, zo); q += 1; }
-        else { FN(mn_dot)(p, cp, n, kv, q, 2, zo); q += 2; }
+        const ptrdiff_t rem = kv - q;
+        if (rem == 1) { FN(mn_dot)(p, cp, n, kv, q, 1, zo); q += 1; }
+        else if (rem == 2 || rem == 4) { FN(mn_dot)(p, cp, n, kv, q, 2, zo); q += 2; }
+        else { FN(mn_dot)(p, cp, n, kv, q, 3, zo); q += 3; }
     }
 }
 
@@ -312,8 +356,10 @@ FG_INLINE void FN(mn_axpys)(const T *const *p, const fg_v4d *dv, ptrdiff_t n, pt
 {
     ptrdiff_t q = 0;
     while (q < kv) {
-        if (kv - q == 1) { FN(mn_axpy)(p, dv, n, kv, q, 1, gp); q += 1; }
-        else { FN(mn_axpy)(p, dv, n, kv, q, 2, gp); q += 2; }
+        const ptrdiff_t rem = kv - q;
+        if (rem == 1) { FN(mn_axpy)(p, dv, n, kv, q, 1, gp); q += 1; }
+        else if (rem == 2 || rem == 4) { FN(mn_axpy)(p, dv, n, kv, q, 2, gp); q += 2; }
+        else { FN(mn_axpy)(p, dv, n, kv, q, 3, gp); q += 3; }
     }
 }
 
@@ -357,12 +403,18 @@ FG_INLINE double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         const int nr = r1 - i < 4 ? (int)(r1 - i) : 4;
         const T *p[4];
         for (int r = 0; r < 4; r++) p[r] = FN(row_ptr)(a, i + (r < nr ? r : 0), n, buf + r * n);
-        if (rows && i + 8 <= r1) {  /* random rows: fetch the next four early */
+        if (rows && i + 8 <= r1 && a->sc == 1) {  /* random rows: the next four early */
             for (int q = 4; q < 8; q++) {
                 const char *nx = (const char *)((const T *)a->X + rows[i + q] * a->sr);
                 for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
                     FG_PREFETCH(nx + o);
             }
+        }
+        if (!rows && a->sr == 1 && ((i - r0) & 7) == 0 && i + 72 < r1) {
+            /* F-ordered X: n column streams, more than the hardware follows;
+             * one line of each column 64 rows ahead, every 8 rows */
+            const T *nx = (const T *)a->X + (i + 64);
+            for (ptrdiff_t f = 0; f < n; f++) FG_PREFETCH(nx + f * a->sc);
         }
         for (int r = 0; r < 4; r++)
             for (ptrdiff_t q = 0; q < kv; q++) {
@@ -620,14 +672,16 @@ FG_CLONES
 double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, double *work)
 {
     if (r1 <= r0) return 0.0;
+#if FG_HAVE_VECEXT
+    /* multinomial: the row path for every layout (an F-ordered X is gathered
+     * 4 rows at a time: the 2 n K FMAs per row dwarf the gather) */
+    if (a->loss == FG_MULTINOMIAL)
+        return FN(rows_mn)(a, r0, r1, g, work);
+#endif
     if (a->sr == 1 && a->sc != 1 && a->n > 1)
         return FN(cols)(a, r0, r1, g, work);
     if (a->loss == FG_MULTINOMIAL)
-#if FG_HAVE_VECEXT
-        return FN(rows_mn)(a, r0, r1, g, work);
-#else
         return FN(rows_kn)(a, r0, r1, g, work);
-#endif
     if (a->k == 1)
         return FN(rows_k1_any)(a, r0, r1, g, work);
     return FN(rows_kn)(a, r0, r1, g, work);
