@@ -117,6 +117,31 @@ FG_INLINE double pw_loss(int loss, double z, double y)
     return fg_log1p01(e) + (z >= 0 ? (1.0 - y) * z : -y * z);
 }
 
+/* logistic: one division per row, q = 1 / ((1 + e)(2 + e)), gives both
+ * s = e / (2 + e) = e (1 + e) q and 1 / (1 + e) = (2 + e) q.
+ * The losses go to lb and are summed after the loop: an `omp simd
+ * reduction` here is left unvectorised by GCC (its per-lane arrays then
+ * live in memory and the loop runs several times slower).
+ * HAS_W, WANT_D: constants at every call, so the loop has no branches. */
+FG_INLINE void pw_logistic(const int HAS_W, const int WANT_D, ptrdiff_t nb,
+                           const double *FG_RESTRICT z, const double *FG_RESTRICT y,
+                           const double *FG_RESTRICT w, double *FG_RESTRICT d,
+                           double *FG_RESTRICT lb)
+{
+#pragma omp simd
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        double zb = z[b], yb = y[b], wb = HAS_W ? w[b] : 1.0;
+        double e = fg_expneg(-fabs(zb));
+        double ope = 1.0 + e, tpe = 2.0 + e;
+        double q = 1.0 / (ope * tpe);
+        lb[b] = wb * (fg_log1p_s(e * ope * q) + (zb >= 0 ? (1.0 - yb) * zb : -yb * zb));
+        if (WANT_D) {
+            double num = zb >= 0 ? (1.0 - yb) - yb * e : (1.0 - yb) * e - yb;
+            d[b] = wb * num * (tpe * q);
+        }
+    }
+}
+
 /*
  * The pointwise step over a block of nb rows (one output):
  *   mode 0: d = w l'(z, y), returns sum w l(z, y)
@@ -141,12 +166,20 @@ FG_INLINE double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RES
                 for (ptrdiff_t b = 0; b < nb; b++) d[b] = t[b];
             }
         } else {
+            if (w) {
 #pragma omp simd
-            for (ptrdiff_t b = 0; b < nb; b++) {
-                double e = fg_expneg(-fabs(z[b]));
-                double q = 1.0 / (1.0 + e);
-                double h = e * q * q * t[b];
-                d[b] = w ? w[b] * h : h;
+                for (ptrdiff_t b = 0; b < nb; b++) {
+                    double e = fg_expneg(-fabs(z[b]));
+                    double q = 1.0 / (1.0 + e);
+                    d[b] = w[b] * (e * q * q * t[b]);
+                }
+            } else {
+#pragma omp simd
+                for (ptrdiff_t b = 0; b < nb; b++) {
+                    double e = fg_expneg(-fabs(z[b]));
+                    double q = 1.0 / (1.0 + e);
+                    d[b] = e * q * q * t[b];
+                }
             }
         }
         return 0.0;
@@ -176,22 +209,15 @@ FG_INLINE double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RES
         }
         return acc;
     }
-    /* logistic: one division per row, q = 1 / ((1 + e)(2 + e)), gives both
-     * s = e / (2 + e) = e (1 + e) q and 1 / (1 + e) = (2 + e) q.
-     * The losses go to lb and are summed after the loop: an `omp simd
-     * reduction` here is left unvectorised by GCC (its per-lane arrays then
-     * live in memory and the loop runs several times slower). */
-#pragma omp simd
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        double zb = z[b], yb = y[b], wb = w ? w[b] : 1.0;
-        double e = fg_expneg(-fabs(zb));
-        double ope = 1.0 + e, tpe = 2.0 + e;
-        double q = 1.0 / (ope * tpe);
-        lb[b] = wb * (fg_log1p_s(e * ope * q) + (zb >= 0 ? (1.0 - yb) * zb : -yb * zb));
-        if (mode == 0) {
-            double num = zb >= 0 ? (1.0 - yb) - yb * e : (1.0 - yb) * e - yb;
-            d[b] = wb * num * (tpe * q);
-        }
+    /* logistic: the loop is written once (pw_logistic) and instantiated per
+     * (weights?, derivative?) so that no masked loads or stores are left in it
+     * (AMD runs masked stores slowly) */
+    if (mode == 0) {
+        if (w) pw_logistic(1, 1, nb, z, y, w, d, lb);
+        else pw_logistic(0, 1, nb, z, y, w, d, lb);
+    } else {
+        if (w) pw_logistic(1, 0, nb, z, y, w, d, lb);
+        else pw_logistic(0, 0, nb, z, y, w, d, lb);
     }
     double a4[4] = {0.0, 0.0, 0.0, 0.0};
     ptrdiff_t b = 0;
@@ -231,11 +257,11 @@ ptrdiff_t fg_col_block(ptrdiff_t n, ptrdiff_t k, int itemsize)
 
 size_t fg_work_size(const fg_args *a)
 {
-    /* row path: 4 gathered rows + z, t, y, w, d, lb (max(k, 4) each), and
-     * the small-n tail's own; column path: z, t, d (k blocks each), y, w, lb,
+    /* row path: 4 gathered rows + z, t, y, w, d, lb (max(k, 4) each), the
+     * same for blocks of 64 rows, and the small-n tail's own; column path: z, t, d (k blocks each), y, w, lb,
      * and 4 gathered segments */
     size_t kk = a->k > 4 ? (size_t)a->k : 4;
-    size_t row = 4 * (size_t)a->n + 6 * kk + 32 + 64;
+    size_t row = 4 * (size_t)a->n + 6 * kk + 32 + 64 + 12 * 64 + 16;  /* + blocks of 64 */
     size_t col = (3 * (size_t)a->k + 7) * (size_t)a->block + 2 * kk;
     if (a->loss == FG_MULTINOMIAL) {
         /* the multinomial row path: padded copies of coef, v and the gradient

@@ -11,6 +11,9 @@
  * X_b[:, f] . d; the next block is prefetched during the second sweep, so X
  * comes from memory once.
  */
+#ifndef FG_BR
+#define FG_BR 64    /* most rows in a block of the row paths */
+#endif
 #define FG_CAT2(a, b) a##b
 #define FG_CAT(a, b) FG_CAT2(a, b)
 #define FN(name) FG_CAT(name, SFX)
@@ -109,6 +112,51 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     double *lb = d + 4;
     double acc = 0.0, gi = 0.0;
     ptrdiff_t i = r0;
+    if (a->sc == 1) {
+        /* blocks of up to FG_BR rows (about 16 KiB of X): z for the block, the
+         * pointwise step over the whole block (independent iterations that
+         * pipeline, instead of a chain of exp/log latencies every 4 rows),
+         * then the axpys while the block's rows are still in L1 */
+        double *zB = lb + 4, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
+        double *dB = wB + FG_BR, *lB = dB + FG_BR;
+        ptrdiff_t BR = (ptrdiff_t)(16384 / ((n > 0 ? n : 1) * (ptrdiff_t)sizeof(T))) & ~(ptrdiff_t)3;
+        BR = BR < 4 ? 4 : (BR > FG_BR ? FG_BR : BR);
+        while (i + 4 <= r1) {
+            const ptrdiff_t nb = (r1 - i < BR) ? ((r1 - i) & ~(ptrdiff_t)3) : BR;
+            for (ptrdiff_t q = 0; q < nb; q += 4) {
+                const ptrdiff_t iq = i + q;
+                const T *p0 = FN(row_ptr)(a, iq, n, buf);
+                const T *p1 = FN(row_ptr)(a, iq + 1, n, buf);
+                const T *p2 = FN(row_ptr)(a, iq + 2, n, buf);
+                const T *p3 = FN(row_ptr)(a, iq + 3, n, buf);
+                if (!a->rows) {  /* rows 8 ahead: keeps memory busy */
+                    const char *nx = (const char *)p0 + 8 * a->sr * (ptrdiff_t)sizeof(T);
+                    for (ptrdiff_t o = 0; o < 4 * n * (ptrdiff_t)sizeof(T); o += 64)
+                        FG_PREFETCH(nx + o);
+                } else if (iq + 8 <= r1) {  /* random rows: the next four early */
+                    for (int u = 4; u < 8; u++) {
+                        const char *nx = (const char *)((const T *)a->X + a->rows[iq + u] * a->sr);
+                        for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                            FG_PREFETCH(nx + o);
+                    }
+                }
+                if (need_z) FN(dot4)(p0, p1, p2, p3, coef, n, b, zB + q);
+                if (mode == 2) FN(dot4)(p0, p1, p2, p3, v, n, vb, tB + q);
+            }
+            const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
+            acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
+            if (mode != 1) {
+                for (ptrdiff_t q = 0; q < nb; q += 4) {
+                    const ptrdiff_t iq = i + q;
+                    gi += (dB[q] + dB[q + 1]) + (dB[q + 2] + dB[q + 3]);
+                    FN(axpy4)(g, FN(row_ptr)(a, iq, n, buf), FN(row_ptr)(a, iq + 1, n, buf),
+                              FN(row_ptr)(a, iq + 2, n, buf), FN(row_ptr)(a, iq + 3, n, buf),
+                              dB + q, n);
+                }
+            }
+            i += nb;
+        }
+    }
     for (; i + 4 <= r1; i += 4) {
         const T *p0 = FN(row_ptr)(a, i, n, buf);
         const T *p1 = FN(row_ptr)(a, i + 1, n, buf + n);
@@ -172,7 +220,8 @@ FG_INLINE fg_v4d FN(load4)(const T *p)
 
 /* Row path for n = 4 NV (NV <= 4) with contiguous rows: 4 rows at a time, the
  * four dot products reduced together by a transpose (no per-row horizontal
- * sums), g held in NV vector registers for the whole chunk. */
+ * sums), in blocks of rows (see rows_k1), g held in NV vector registers for
+ * the whole chunk. */
 FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, const int NV,
                               double *FG_RESTRICT g, double *work)
 {
@@ -184,7 +233,10 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != 2 || loss != FG_SQUARED;
     const int need_y = mode != 2;
-    double *z = work, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4, *lb = d + 4;
+    /* blocks of up to FG_BR rows: z (and t) for the block, the pointwise step
+     * over the whole block, then g += d x from L1 */
+    double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
+    double *dB = wB + FG_BR, *lB = dB + FG_BR;
     fg_v4d c[4], cv[4], gv[4];
     for (int q = 0; q < NV; q++) {
         c[q] = FN(load4)(coef + 4 * q);
@@ -194,35 +246,46 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
     double acc = 0.0, gi = 0.0;
     ptrdiff_t i = r0;
-    for (; i + 4 <= r1; i += 4) {
-        const T *p[4];
-        for (int r = 0; r < 4; r++) p[r] = X + (rows ? rows[i + r] : i + r) * sr;
-        fg_v4d x[4][4];
-        for (int r = 0; r < 4; r++)
-            for (int q = 0; q < NV; q++) x[r][q] = FN(load4)(p[r] + 4 * q);
-        if (need_z || mode == 2) {
+    while (i + 4 <= r1) {
+        const ptrdiff_t nb = (r1 - i < FG_BR) ? ((r1 - i) & ~(ptrdiff_t)3) : FG_BR;
+        for (ptrdiff_t u = 0; u < nb; u += 4) {
+            fg_v4d x[4][4];
+            for (int r = 0; r < 4; r++) {
+                const T *pr = X + (rows ? rows[i + u + r] : i + u + r) * sr;
+                for (int q = 0; q < NV; q++) x[r][q] = FN(load4)(pr + 4 * q);
+            }
             for (int pass = 0; pass < 2; pass++) {
                 if (pass == 0 && !need_z) continue;
                 if (pass == 1 && mode != 2) break;
                 const fg_v4d *cc = pass == 0 ? c : cv;
-                fg_v4d s[4];
+                fg_v4d sm[4];
                 for (int r = 0; r < 4; r++) {
-                    s[r] = x[r][0] * cc[0];
-                    for (int q = 1; q < NV; q++) s[r] += x[r][q] * cc[q];
+                    sm[r] = x[r][0] * cc[0];
+                    for (int q = 1; q < NV; q++) sm[r] += x[r][q] * cc[q];
                 }
-                fg_v4d t0 = __builtin_shuffle(s[0], s[1], lo) + __builtin_shuffle(s[0], s[1], hi);
-                fg_v4d t1 = __builtin_shuffle(s[2], s[3], lo) + __builtin_shuffle(s[2], s[3], hi);
+                fg_v4d t0 = __builtin_shuffle(sm[0], sm[1], lo) + __builtin_shuffle(sm[0], sm[1], hi);
+                fg_v4d t1 = __builtin_shuffle(sm[2], sm[3], lo) + __builtin_shuffle(sm[2], sm[3], hi);
                 fg_v4d zz = __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
                 zz += pass == 0 ? b : vb;
-                memcpy(pass == 0 ? z : t, &zz, sizeof zz);
+                memcpy((pass == 0 ? zB : tB) + u, &zz, sizeof zz);
             }
         }
-        const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
-        acc += pw_block(loss, mode, 4, z, t, yb, w, d, lb);
-        if (mode == 1) continue;
-        gi += (d[0] + d[1]) + (d[2] + d[3]);
-        for (int q = 0; q < NV; q++)
-            gv[q] += d[0] * x[0][q] + d[1] * x[1][q] + d[2] * x[2][q] + d[3] * x[3][q];
+        const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
+        acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
+        if (mode != 1) {
+            for (ptrdiff_t u = 0; u < nb; u += 4) {
+                const double *d = dB + u;
+                gi += (d[0] + d[1]) + (d[2] + d[3]);
+                const T *p0 = X + (rows ? rows[i + u] : i + u) * sr;
+                const T *p1 = X + (rows ? rows[i + u + 1] : i + u + 1) * sr;
+                const T *p2 = X + (rows ? rows[i + u + 2] : i + u + 2) * sr;
+                const T *p3 = X + (rows ? rows[i + u + 3] : i + u + 3) * sr;
+                for (int q = 0; q < NV; q++)
+                    gv[q] += d[0] * FN(load4)(p0 + 4 * q) + d[1] * FN(load4)(p1 + 4 * q) +
+                             d[2] * FN(load4)(p2 + 4 * q) + d[3] * FN(load4)(p3 + 4 * q);
+            }
+        }
+        i += nb;
     }
     for (int q = 0; q < NV; q++) {
         double tmp[4];
@@ -230,7 +293,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
         for (int l = 0; l < 4; l++) g[4 * q + l] += tmp[l];
     }
     g[n] += gi;
-    if (i < r1) acc += FN(rows_k1)(a, i, r1, n, g, work + 32);
+    if (i < r1) acc += FN(rows_k1)(a, i, r1, n, g, work + 6 * FG_BR);
     return acc;
 }
 /* ---- multinomial row path: 4 rows per step ---------------------------------
