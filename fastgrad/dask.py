@@ -27,6 +27,7 @@ Differences from the in-memory API:
 This module imports dask; ``import fastgrad`` does not import it.
 """
 import concurrent.futures
+import os
 
 import numpy as np
 
@@ -39,7 +40,7 @@ import dask.threaded
 from . import _validation as V
 from ._api import _call
 
-__all__ = ["value_and_grad", "grad", "hessp", "Objective"]
+__all__ = ["value_and_grad", "grad", "hessp", "Objective", "from_memmap"]
 
 _VG, _VALUE, _HESSP = "value_and_grad", "value", "hessp"
 
@@ -397,3 +398,48 @@ class Objective:
     def hessp(self, coef, v, *, out=None):
         """Hessian-vector product H(coef) @ v."""
         return self._run(_HESSP, coef, v, out=out)[1]
+
+
+# ---------------------------------------------------------------------------
+# a memory-mapped X for worker processes
+
+
+class _MemmapRows:
+    """An array-like over a raw file of rows, opened (``np.memmap``, read-only) in
+    the process that indexes it: it pickles as its file name, not its data."""
+
+    def __init__(self, filename, shape, dtype, offset):
+        self.filename, self.shape, self.dtype = str(filename), tuple(shape), np.dtype(dtype)
+        self.offset, self.ndim, self._map = int(offset), len(shape), None
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_map"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _map=None)
+
+    def __getitem__(self, index):
+        if self._map is None:
+            self._map = np.memmap(self.filename, dtype=self.dtype, mode="r",
+                                  shape=self.shape, offset=self.offset)
+        return np.array(self._map[index])
+
+
+def from_memmap(filename, shape, dtype=np.float64, *, chunk_rows, offset=0):
+    """A dask array over a C-ordered raw file of ``shape`` (rows, cols), in row chunks.
+
+    Each task opens the file itself (``np.memmap``, read-only) and reads its rows, so
+    only the file name travels to worker processes (which must see the same path).
+    ``dask.array.from_array(np.memmap(...))`` is the same on the threaded scheduler,
+    but with worker processes dask would send the whole array through the scheduler.
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) != 2:
+        raise ValueError(f"shape must be (n_samples, n_features); got {shape}")
+    src = _MemmapRows(filename, shape, dtype, offset)
+    np.memmap(src.filename, dtype=src.dtype, mode="r", shape=shape, offset=src.offset)
+    token = dask.base.tokenize(src.filename, os.path.getmtime(src.filename), shape,
+                               str(src.dtype), src.offset, chunk_rows)
+    return da.from_array(src, chunks=(int(chunk_rows), shape[1]), asarray=False,
+                         meta=np.empty((0, 0), dtype=src.dtype),
+                         name=f"fastgrad-memmap-{token}")

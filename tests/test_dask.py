@@ -330,6 +330,10 @@ def test_memmap_X(tmp_path, dtype):
     assert_same(obj(coef)[1], g0, what)
     assert_same(obj.hessp(coef, coef), fastgrad.hessp(X, y, coef, coef, loss="logistic"),
                 what)
+    Xf = fd.from_memmap(fname, X.shape, dtype, chunk_rows=300)    # each task opens the file
+    assert Xf.chunks[0][0] == 300 and Xf.dtype == dtype
+    np.testing.assert_array_equal(Xf.compute(), X)
+    assert_same(fd.grad(Xf, y, coef, loss="logistic"), g0, what)
 
 
 # ---------------------------------------------------------------------------
@@ -517,3 +521,15 @@ def test_cluster_objective_lost_data_is_a_clear_error(client):
     client.cancel([obj.X])
     with pytest.raises(RuntimeError, match="build the Objective again"):
         obj(coef)
+
+
+@_decorate
+def test_cluster_from_memmap(client, tmp_path):
+    X, y, coef, _ = make_problem(3000, 6, seed=34)
+    fname = tmp_path / "X.dat"
+    X.tofile(fname)
+    Xf = fd.from_memmap(fname, X.shape, chunk_rows=500)
+    L0, g0 = fastgrad.value_and_grad(X, y, coef)
+    L1, g1 = fd.value_and_grad(Xf, y, coef)
+    assert_same(L1, L0, "f64")
+    assert_same(g1, g0, "f64")
