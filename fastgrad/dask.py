@@ -23,6 +23,9 @@ Differences from the in-memory API:
   oversubscribe the cores; an int uses that many threads in every task.
 - y range and sample_weight are checked inside the tasks (errors name the global
   index); ``Objective`` checks them once, at construction.
+- ``loss="multinomial"``: class labels travel in X's dtype and each task checks
+  its chunk's labels against K when it runs (``Objective`` on its first call);
+  ``Objective(..., n_classes=K)`` as in memory (default: one pass for max + 1).
 
 This module imports dask; ``import fastgrad`` does not import it.
 """
@@ -39,6 +42,7 @@ import dask.threaded
 
 from . import _validation as V
 from ._api import _call
+from ._objective import _n_classes
 
 __all__ = ["value_and_grad", "grad", "hessp", "Objective", "from_memmap"]
 
@@ -147,9 +151,10 @@ def _rows_like(a, X, name, dtype):
     return a
 
 
-def _prepare(X, y, sample_weight, loss):
+def _prepare(X, y, sample_weight, loss, n_classes=None):
     """X, y, w as dask arrays with the same row chunks (X's columns in one chunk),
-    with the shape and dtype errors of the in-memory API."""
+    with the shape and dtype errors of the in-memory API.  For the multinomial
+    loss with class labels, ``n_classes`` is K (the chunks check the labels)."""
     if not isinstance(X, da.Array):
         raise TypeError(f"X must be a dask.array.Array; got {type(X).__name__} "
                         "(use fastgrad.value_and_grad for NumPy arrays, or wrap it with "
@@ -166,9 +171,24 @@ def _prepare(X, y, sample_weight, loss):
     if X.numblocks[1] != 1:
         X = X.rechunk({1: -1})                               # whole rows per chunk
     y_shape = np.shape(y) if isinstance(y, da.Array) else np.shape(np.asarray(y))
-    # the in-memory shape checks, on a zero-strided stand-in of y's shape
-    yy = V.check_y(np.broadcast_to(np.zeros((), dt), y_shape), m, "squared", dt)
-    Y = _rows_like(y, X, "y", dt)
+    if loss == "multinomial":
+        if len(y_shape) not in (1, 2) or (y_shape and y_shape[0] != m):
+            raise ValueError("y must be 1-D class labels (n_samples,) or 2-D probabilities "
+                             f"(n_samples, n_classes) with n_samples={m} for "
+                             f"loss='multinomial'; got shape {y_shape}")
+        if len(y_shape) == 2 and y_shape[1] == 0:
+            raise ValueError(f"y must have at least one class column; got shape {y_shape}")
+        # labels travel in X's dtype (whole numbers, exact), each chunk's call
+        # checks them against K; probabilities are checked per chunk as well
+        Y = _rows_like(y, X, "y", dt)
+        k = n_classes if len(y_shape) == 1 else y_shape[1]
+        single = False
+    else:
+        # the in-memory shape checks, on a zero-strided stand-in of y's shape
+        yy = V.check_y(np.broadcast_to(np.zeros((), dt), y_shape), m, "squared", dt)
+        Y = _rows_like(y, X, "y", dt)
+        single = yy.ndim == 1
+        k = 1 if single else yy.shape[1]
     W = None
     if sample_weight is not None:
         w_shape = np.shape(sample_weight)
@@ -176,8 +196,6 @@ def _prepare(X, y, sample_weight, loss):
             raise ValueError(f"sample_weight must have shape ({m},) to match X's "
                              f"n_samples={m}; got shape {w_shape}")
         W = _rows_like(sample_weight, X, "sample_weight", dt)
-    single = yy.ndim == 1
-    k = 1 if single else yy.shape[1]
     return X, Y, W, m, n, k, single, dt
 
 
@@ -235,8 +253,9 @@ def _denominator(reduction, W, m, sw):
     return V.denominator(np.array([sw]), None, m, reduction)
 
 
-def _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out):
-    """Divide the summed partials by D, add the l2 terms; loss (float) and result."""
+def _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out, rshape):
+    """Divide the summed partials by D, add the l2 terms; loss (float) and result
+    (of shape rshape: coef's, flat when coef came flat as scipy passes it)."""
     value = None
     if mode != _HESSP:
         W = c[:n].astype(np.float64)
@@ -245,8 +264,8 @@ def _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out):
         return value, None
     g = tot[2:].reshape(c.shape) / D + _mask_l2(l2, vv if mode == _HESSP else c, n,
                                                  fit_intercept)
-    res = np.empty(c.shape, dtype=dt) if out is None else out
-    res[...] = g
+    res = np.empty(rshape, dtype=dt) if out is None else out
+    res.reshape(c.shape)[...] = g
     return value, res
 
 
@@ -258,21 +277,23 @@ def _functional(mode, X, y, coef, v, loss, fit_intercept, sample_weight, l2, red
     l2 = V.check_l2(l2)
     nt = _threads_for_graph(n_threads, X) if isinstance(X, da.Array) else None
     fit_intercept = bool(fit_intercept)
-    X, Y, W, m, n, k, single, dt = _prepare(X, y, sample_weight, loss)
+    K = V.n_classes_of(coef) if loss == "multinomial" and np.ndim(y) == 1 else None
+    X, Y, W, m, n, k, single, dt = _prepare(X, y, sample_weight, loss, K)
     c = V.check_coef(coef, n, k, single, fit_intercept, dt)
     vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if mode == _HESSP \
         else None
     if reduction == "mean" and (m == 0 or W is None):
         V.denominator(None, None, m, reduction)          # ValueError with no rows
+    rshape = c.shape if c.ndim == np.ndim(coef) else (c.size,)
     if mode != _VALUE and out is not None:
         others = (("coef", coef),) + ((("v", v),) if mode == _HESSP else ())
-        V.check_out(out, c.shape, dt, others)
+        V.check_out(out, rshape, dt, others)
     width = 2 + (c.size if mode != _VALUE else 0)
     S = _per_chunk(_chunk_partial, X, Y, W, width, coef=c, v=vv, mode=mode, loss=loss,
                    fit_intercept=fit_intercept, n_threads=nt, backend=backend, check=True)
     tot = _compute(S.sum(axis=0))
     D = _denominator(reduction, W, m, tot[1])
-    return _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out)
+    return _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out, rshape)
 
 
 def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,
@@ -319,7 +340,7 @@ class Objective:
 
     def __init__(self, X, y, *, loss="squared", fit_intercept=False, sample_weight=None,
                  l2=0.0, reduction="mean", n_threads=None, backend="auto",
-                 check_input=True):
+                 check_input=True, n_classes=None):
         self._loss = V.check_loss(loss)
         self._reduction = V.check_reduction(reduction)
         self._backend_name = V.check_backend(backend)
@@ -328,7 +349,18 @@ class Objective:
             V.check_n_threads(n_threads)
         self._n_threads = n_threads
         self._fit_intercept = bool(fit_intercept)
-        X, Y, W, m, n, k, single, dt = _prepare(X, y, sample_weight, self._loss)
+        K = None
+        if self._loss == "multinomial" and np.ndim(y) == 1:
+            if n_classes is None:
+                if np.shape(y)[0] == 0:
+                    raise ValueError("loss='multinomial' with no labels: pass n_classes=")
+                n_classes = int(_compute(da.max(y) if isinstance(y, da.Array)
+                                         else np.max(y))) + 1   # one pass over y
+            K = _n_classes(y, n_classes)
+        elif n_classes is not None and self._loss != "multinomial":
+            raise ValueError(f"n_classes is only for loss='multinomial'; got "
+                             f"n_classes={n_classes!r} with loss={self._loss!r}")
+        X, Y, W, m, n, k, single, dt = _prepare(X, y, sample_weight, self._loss, K)
         if self._reduction == "mean" and m == 0:
             V.denominator(None, None, 0, "mean")
         if W is None:
@@ -345,7 +377,8 @@ class Objective:
 
     n_samples = property(lambda self: self._m, doc="rows of X")
     n_features = property(lambda self: self._n, doc="columns of X")
-    n_outputs = property(lambda self: self._k, doc="columns of y (1 for 1-D y)")
+    n_outputs = property(lambda self: self._k,
+                         doc="columns of y (1 for 1-D y); classes for multinomial")
     coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
     dtype = property(lambda self: self._dt, doc="X's dtype: results are in it")
     loss = property(lambda self: self._loss)
@@ -369,9 +402,10 @@ class Objective:
         if mode == _HESSP:
             vv = V.check_coef(v, self._n, self._k, self._single, self._fit_intercept,
                               self._dt, "v")
+        rshape = c.shape if c.ndim == np.ndim(coef) else (c.size,)
         if out is not None:
             others = (("coef", coef),) + ((("v", v),) if mode == _HESSP else ())
-            V.check_out(out, self._coef_shape, self._dt, others)
+            V.check_out(out, rshape, self._dt, others)
         nt = _threads_for_graph(self._n_threads, self._X)
         width = 2 + (c.size if mode != _VALUE else 0)
         S = _per_chunk(_chunk_partial, self._X, self._Y, self._W, width, coef=c, v=vv,
@@ -379,7 +413,7 @@ class Objective:
                        n_threads=nt, backend=self._backend_name, check=False)
         tot = _compute(S.sum(axis=0))
         return _finish(tot, mode, c, vv, self._D, self._l2, self._n, self._fit_intercept,
-                       self._dt, out)
+                       self._dt, out, rshape)
 
     def value_and_grad(self, coef, *, out=None):
         """(loss, gradient) at coef: one pass over the persisted chunks."""

@@ -114,6 +114,51 @@ def test_matches_in_memory(loss, fit_intercept, k, weights, dtype, reduction):
     assert_unchanged([X, y, coef, w, v], saved)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("proba", [False, True], ids=["labels", "proba"])
+def test_multinomial_matches_in_memory(proba, dtype):
+    rng = np.random.default_rng(5)
+    m, n, K = 411, 6, 4
+    X = rng.standard_normal((m, n)).astype(dtype)
+    y = rng.integers(0, K, m)
+    if proba:
+        y = (0.7 * np.eye(K)[y] + 0.3 / K).astype(dtype)
+    coef = rng.standard_normal((n + 1, K)).astype(dtype)
+    v = rng.standard_normal((n + 1, K)).astype(dtype)
+    w = rng.uniform(0, 2, m).astype(dtype)
+    kw = dict(loss="multinomial", fit_intercept=True, l2=0.1)
+    what = f"multinomial {np.dtype(dtype).name.replace('float', 'f')}"
+    Xd, yd, wd = chunked(X, 97), chunked(y, 61), chunked(w, 150)
+    L0, g0 = fastgrad.value_and_grad(X, y, coef, sample_weight=w, **kw)
+    L1, g1 = fd.value_and_grad(Xd, yd, coef, sample_weight=wd, **kw)
+    assert_same(L1, L0, what)
+    assert_same(g1, g0, what)
+    assert_same(fd.hessp(Xd, yd, coef, v, sample_weight=wd, **kw),
+                fastgrad.hessp(X, y, coef, v, sample_weight=w, **kw), what)
+    obj = fd.Objective(Xd, yd, sample_weight=wd, **kw)
+    assert obj.coef_shape == (n + 1, K) and obj.n_outputs == K
+    assert_same(obj(coef.ravel())[1], g0.ravel(), what)      # flat, as scipy passes it
+    assert_same(obj.hessp(coef, v), fastgrad.hessp(X, y, coef, v, sample_weight=w, **kw),
+                what)
+
+
+def test_multinomial_label_errors_and_n_classes():
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((50, 3))
+    y = rng.integers(0, 3, 50)
+    coef = np.zeros((3, 3))
+    with pytest.raises(ValueError, match=r"class label 7.0 is outside \[0, 3\)"):
+        fd.value_and_grad(chunked(X, 20), chunked(np.where(y == 0, 7, y), 20), coef,
+                          loss="multinomial")
+    with pytest.raises(ValueError, match="coef must be 2-D"):
+        fd.value_and_grad(chunked(X, 20), chunked(y, 20), coef[:, 0], loss="multinomial")
+    obj = fd.Objective(chunked(X, 20), chunked(np.minimum(y, 1), 20), loss="multinomial",
+                       n_classes=3)
+    assert obj.coef_shape == (3, 3)
+    assert fd.Objective(chunked(X, 20), chunked(np.minimum(y, 1), 20),
+                        loss="multinomial").coef_shape == (3, 2)
+
+
 @pytest.mark.parametrize("layout", ["one chunk", "uneven", "1-row chunks", "cols chunked",
                                     "empty chunks"])
 def test_any_chunking(layout):
