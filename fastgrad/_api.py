@@ -75,12 +75,12 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     res = None
     if want_grad:
         # the result has coef's shape: flat when coef came flat (scipy.optimize)
-        shape = c.shape if c.ndim == np.ndim(coef) else (c.size,)
+        shape = c.shape if c is coef or c.ndim == np.ndim(coef) else (c.size,)
         if out is None:
             res = np.empty(shape, dtype=dt)
         else:
             res = V.check_out(out, shape, dt, (("coef", coef), ("v", v)))
-        out = res.reshape(c.shape)
+        out = res if shape is c.shape else res.reshape(c.shape)
     value = be.run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad,
                    l2, D, nt)
     return value, res
