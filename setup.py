@@ -71,7 +71,8 @@ ext = Extension(
     ],
     extra_compile_args=compile_args,
     extra_link_args=link_args,
-    depends=["src_c/fastgrad_kernels.h", "src_c/fg_kernel_impl.h", "src_c/fg_omp.h"],
+    depends=["src_c/fastgrad_kernels.h", "src_c/fg_kernel_impl.h", "src_c/fg_omp.h",
+             "src_c/fg_pointwise.h"],
 )
 
 setup(
