@@ -1,5 +1,5 @@
 """Type stub of the compiled core (fastgrad/_native.pyx)."""
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from numpy.typing import NDArray
@@ -15,6 +15,14 @@ def sigmoid(z: float) -> float: ...
 def chunk_rows(n: int, block: int, itemsize: int) -> int: ...
 def run(
     X: NDArray[np.floating], y: NDArray[np.floating], w: Optional[NDArray[np.floating]],
+    rows: Optional[NDArray[np.intp]], coef: NDArray[np.floating],
+    v: Optional[NDArray[np.floating]], out: Optional[NDArray[np.floating]], loss: str,
+    fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,
+    n_threads: int,
+) -> float: ...
+def csr_chunk_rows(m: int, nnz: int, glen: int, bytes_per_value: int) -> int: ...
+def run_csr(
+    X: Any, y: NDArray[np.floating], w: Optional[NDArray[np.floating]],
     rows: Optional[NDArray[np.intp]], coef: NDArray[np.floating],
     v: Optional[NDArray[np.floating]], out: Optional[NDArray[np.floating]], loss: str,
     fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,
