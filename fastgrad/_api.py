@@ -66,8 +66,8 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
             out = np.empty(c.shape, dtype=dt)
         else:
             V.check_out(out, c.shape, dt, (("coef", coef), ("v", v)))
-    value = be.run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad,
-                   l2, D, nt)
+    run = be.run if isinstance(Xa, np.ndarray) else be.run_csr      # dense or sparse X
+    value = run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad, l2, D, nt)
     return value, out
 
 

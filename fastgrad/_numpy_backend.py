@@ -92,3 +92,77 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
         if hess:
             return 0.0
         return total * inv + 0.5 * l2 * float(np.sum(W * W))
+
+
+def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
+            n_threads=1):
+    """``run`` for a CSR X (a ``fastgrad._sparse.CSR``), in NumPy only.
+
+    The same formulas, block of rows by block of rows: the values of a block's
+    rows are gathered (``row_positions``), then with r(p) the row and c(p) the
+    column of value p,
+        z[r] = sum_p x_p coef[c(p)] + b         (np.bincount over r)
+        g[c] += sum_p x_p d[r(p)]               (np.bincount over c)
+    so duplicate column indices add up and their order does not matter.  The
+    structure of the rows used is checked first (ValueError, out untouched).
+    """
+    from ._sparse import first_malformed, row_positions
+
+    n = X.shape[1]
+    k = 1 if coef.ndim == 1 else coef.shape[1]
+    coef = coef.reshape(coef.shape[0], k)      # (n_coef,) -> (n_coef, 1); n_coef may be 0
+    v = v.reshape(v.shape[0], k) if v is not None else None
+    W = coef[:n].astype(np.float64)
+    b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    if hess:
+        V = v[:n].astype(np.float64)
+        vb = v[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    need_z = not hess or loss != "squared"
+    nrows = X.shape[0] if rows is None else rows.shape[0]
+    msg = first_malformed(X, rows)
+    if msg is not None:
+        raise ValueError(msg)
+
+    ip = X.indptr
+    g = np.zeros((n, k))
+    gb = np.zeros(k)
+    total = 0.0
+    with np.errstate(all="ignore"):
+        for s in range(0, nrows, BLOCK_ROWS):
+            phys = np.arange(s, min(s + BLOCK_ROWS, nrows)) if rows is None \
+                else rows[s:s + BLOCK_ROWS]
+            nb = phys.shape[0]
+            pos, r = row_positions(ip[phys].astype(np.int64),
+                                   ip[phys + 1].astype(np.int64))
+            c = X.indices[pos]
+            x = X.data[pos].astype(np.float64)
+            yb = np.asarray(y[phys], dtype=np.float64).reshape(nb, -1)
+            wb = (np.ones(nb) if w is None else np.asarray(w[phys], dtype=np.float64))[:, None]
+
+            def matvec(M, m0):
+                return np.stack([np.bincount(r, weights=x * M[c, j], minlength=nb)
+                                 for j in range(k)], axis=1) + m0
+
+            z = matvec(W, b) if need_z else None
+            if hess:
+                t = matvec(V, vb)
+                h = np.ones_like(t) if loss == "squared" else _pointwise(loss, z, yb, True)[2]
+                d = wb * h * t
+            else:
+                lb, d, _ = _pointwise(loss, z, yb, False)
+                total += float(np.sum(wb * lb))
+                d = wb * d
+            if want_grad or hess:
+                for j in range(k):
+                    g[:, j] += np.bincount(c, weights=x * d[r, j], minlength=n)
+                gb += d.sum(axis=0)
+
+        inv = 1.0 / denom
+        if want_grad or hess:
+            base = V if hess else W
+            res = np.concatenate([g * inv + l2 * base, (gb * inv)[None, :]]) if fit_intercept \
+                else g * inv + l2 * base
+            out.reshape(res.shape)[...] = res
+        if hess:
+            return 0.0
+        return total * inv + 0.5 * l2 * float(np.sum(W * W))

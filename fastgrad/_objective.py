@@ -33,8 +33,14 @@ class Objective:
         m, n = X.shape
         y = V.check_y(y, m, self._loss, X.dtype)
         w = V.check_sample_weight(sample_weight, m, X.dtype)
-        if check_input:
+        if not isinstance(X, np.ndarray):       # sparse X, converted to CSR once
+            from . import _sparse
+            self._run = resolve(self._backend_name).run_csr
+            if check_input:
+                _sparse.check_input(X)          # the whole structure, NaN/inf values
+        elif check_input:
             V.first_nonfinite(X, "X")
+        if check_input:
             V.first_nonfinite(y, "y")
         self._X, self._y, self._w = X, y, w
         self._single = y.ndim == 1
