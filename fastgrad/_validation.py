@@ -62,7 +62,7 @@ def check_X(X):
     """X as a 2-D float32/float64 array in native byte order; no copy when C/F-ordered.
 
     A scipy.sparse X becomes a ``fastgrad._sparse.CSR`` (see ``_sparse.as_csr``)."""
-    if hasattr(X, "tocsr") and hasattr(X, "nnz"):      # scipy.sparse, any format
+    if hasattr(X, "tocsr"):             # scipy.sparse (any format) or convertible to it
         from ._sparse import as_csr
         return as_csr(X)                    # a fastgrad._sparse.CSR, not an ndarray
     Xa = X if type(X) is np.ndarray else np.asarray(X)

@@ -375,6 +375,9 @@ def _malformed(which):
     if which == "indptr-length":
         X.indptr = X.indptr[:-1].copy()
         return X, "indptr has length"
+    if which == "indptr-empty":
+        X.indptr = X.indptr[:0].copy()
+        return X, "indptr has length"
     if which == "index-too-large":
         X.indices[X.indptr[nz_row]] = N
         return X, "column index 9 is out of range"
@@ -385,7 +388,8 @@ def _malformed(which):
 
 
 MALFORMED = ["indptr-decreasing", "indptr-beyond-nnz", "indptr-negative", "indptr0",
-             "indptr-last", "indptr-length", "index-too-large", "index-negative"]
+             "indptr-last", "indptr-length", "indptr-empty", "index-too-large",
+             "index-negative"]
 
 
 @pytest.mark.parametrize("which", MALFORMED)
@@ -405,7 +409,7 @@ def test_malformed_raise_valueerror(backend, which, loss):
     assert_csr_unchanged(X, snap)
     with pytest.raises(ValueError, match=match):  # checked once, at construction
         fastgrad.Objective(X, y, loss=loss, backend=backend)
-    if which not in ("indptr0", "indptr-last", "indptr-length"):
+    if which not in ("indptr0", "indptr-last", "indptr-length", "indptr-empty"):
         # unchecked: the kernels still refuse to read out of bounds
         obj = fastgrad.Objective(X, y, loss=loss, backend=backend, check_input=False)
         with pytest.raises(ValueError, match=match):
