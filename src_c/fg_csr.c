@@ -20,14 +20,6 @@
 #define FG_CSR_NBF 32
 #define FG_CSR_CAP 1024
 #define FG_CSR_WIN 16
-/* coef and the gradient together larger than this: prefetch their lines */
-#define FG_CSR_PREFETCH_BYTES (256 * 1024)
-
-#if defined(__GNUC__) || defined(__clang__)
-#define FG_PREFETCH_W(p) __builtin_prefetch((p), 1, 3)
-#else
-#define FG_PREFETCH_W(p) ((void)0)
-#endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FG_UNLIKELY(x) __builtin_expect(!!(x), 0)

@@ -13,6 +13,26 @@
 #define FG_CAT(a, b) FG_CAT2(a, b)
 #define FN(name) FG_CAT(name, SFX)
 
+/* pw_block with the loss, the mode and w == NULL as constants: each case gets
+ * its own vectorised loops (with them as run-time values, GCC turns the
+ * conditional stores and loads into masked ones, several times slower).
+ * Losses not listed here take the generic call. */
+FG_INLINE double FN(pw_fixed)(int loss, int mode, ptrdiff_t nb, const double *z,
+                              const double *t, const double *y, const double *w, double *d,
+                              double *lb)
+{
+#define FG_PW(L, M) (w ? pw_block(L, M, nb, z, t, y, w, d, lb) \
+                       : pw_block(L, M, nb, z, t, y, NULL, d, lb))
+    if (loss == FG_LOGISTIC)
+        return mode == 0 ? FG_PW(FG_LOGISTIC, 0)
+             : mode == 1 ? FG_PW(FG_LOGISTIC, 1) : FG_PW(FG_LOGISTIC, 2);
+    if (loss == FG_SQUARED)
+        return mode == 0 ? FG_PW(FG_SQUARED, 0)
+             : mode == 1 ? FG_PW(FG_SQUARED, 1) : FG_PW(FG_SQUARED, 2);
+#undef FG_PW
+    return pw_block(loss, mode, nb, z, t, y, w, d, lb);
+}
+
 /* extent [*p0, *p1) of logical row i; 0 when it is not 0 <= p0 <= p1 <= nnz */
 FG_INLINE int FN(csr_extent)(const fg_csr_args *a, ptrdiff_t i, ptrdiff_t *p0,
                              ptrdiff_t *p1)
@@ -135,7 +155,7 @@ FG_INLINE double FN(csr_k1_rows)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
             if (wt) wb[q] = (double)wt[r * ws];
         }
         if (wt) w = wb;
-        acc += pw_block(loss, mode, nb, z, t, yb, w, d, lb);
+        acc += FN(pw_fixed)(loss, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const double dq = d[q];
@@ -190,9 +210,6 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
     double lb[FG_CSR_NBF];
     ptrdiff_t off[FG_CSR_NBF + 1];
     double acc = 0.0, gi = 0.0;
-    /* coef and g beyond L2: prefetch what the next loop will touch */
-    const int pref_g = mode != 1 && n * (sizeof(T) + sizeof(double)) > FG_CSR_PREFETCH_BYTES;
-    const T *pcoef = need_z ? coef : v;
     /* seg_sum reads up to FG_CSR_WIN past a span (and ignores it): defined values */
     memset(work, 0, 2 * (FG_CSR_CAP + FG_CSR_WIN) * sizeof(double));
     ptrdiff_t P0 = (ptrdiff_t)ip[r0];
@@ -234,7 +251,6 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
                 const double x = (double)xd[p];
                 pz[p] = x * (double)coef[j];
                 pt[p] = x * (double)v[j];
-                if (pref_g) FG_PREFETCH_W(g + j);
             }
         } else {
             const T *FG_RESTRICT c = need_z ? coef : v;
@@ -245,7 +261,6 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
                 out |= o;
                 j = o ? 0 : j;
                 pp[p] = (double)xd[p] * (double)c[j];
-                if (pref_g) FG_PREFETCH_W(g + j);   /* the scatter below writes there */
             }
         }
         if (FG_UNLIKELY(out)) {
@@ -268,7 +283,7 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
             for (ptrdiff_t q = 0; q < nb; q++) wb[q] = (double)wt[(i + q) * ws];
             w = wb;
         }
-        acc += pw_block(loss, mode, nb, z, t, yb, w, d, lb);
+        acc += FN(pw_fixed)(loss, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const double dq = d[q];
@@ -284,21 +299,7 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
              * and 1 store per value */
 #pragma omp simd
             for (ptrdiff_t p = 0; p < span; p++) dd[p] *= (double)xd[p];
-            /* meanwhile, the next block's coefficients (its indices are next
-             * in memory: about as many values as this block's) */
-            const ptrdiff_t nx = nnz - (P0 + span) < span ? nnz - (P0 + span) : span;
-            const I *FG_RESTRICT xin = xi + span;
-            if (!pref_g) {
-                for (ptrdiff_t p = 0; p < span; p++) g[xi[p]] += dd[p];
-            } else {
-                for (ptrdiff_t p = 0; p < span; p++) {
-                    if (p < nx) {
-                        const size_t jn = (size_t)(ptrdiff_t)xin[p];
-                        FG_PREFETCH(pcoef + (jn < n ? jn : 0));
-                    }
-                    g[xi[p]] += dd[p];
-                }
-            }
+            for (ptrdiff_t p = 0; p < span; p++) g[xi[p]] += dd[p];
         }
         P0 += span;
         i += nb;
@@ -360,7 +361,7 @@ FG_INLINE double FN(csr_kn)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1,
             const T *yr = (const T *)a->y + r * a->ys0;
             for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)yr[j * a->ys1];
         }
-        acc += pw_block(loss, mode, k, z, t, yb, w, d, lb);
+        acc += FN(pw_fixed)(loss, mode, k, z, t, yb, w, d, lb);
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];
         for (ptrdiff_t p = p0; p < p1; p++) {
