@@ -539,3 +539,23 @@ def test_hypothesis_random_patterns(prob):
         assert_matches_ref(L, g, ref, rtol_for(dtype), backend)
         assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend=backend, **kw), H, S,
                             rtol_for(dtype), backend + " hessp")
+
+
+@pytest.mark.parametrize("nt", [1, 2, 3])
+def test_malformed_found_by_threads(nt, big_csr):
+    """A malformed row in a late chunk, with threads: ValueError naming the first
+    malformed row, out untouched (the chunks after it may or may not have run)."""
+    skip_if_no_native("native")
+    X0 = big_csr(np.float64, 50)
+    X = sp.csr_matrix((X0.data, X0.indices.copy(), X0.indptr.copy()), shape=X0.shape)
+    m = X.shape[0]
+    r1, r2 = m - 1000, m - 10
+    while X.indptr[r1 + 1] == X.indptr[r1]:
+        r1 += 1
+    X.indices[X.indptr[r1]] = 50                       # index out of range in row r1
+    X.indptr[r2 + 1] = X.indptr[r2] - 1                # and a decreasing indptr later
+    y = np.zeros(m)
+    out = np.full(50, 3.0)
+    with pytest.raises(ValueError, match=rf"column index 50 .*\(row {r1},"):
+        fastgrad.grad(X, y, np.zeros(50), out=out, n_threads=nt, backend="native")
+    np.testing.assert_array_equal(out, 3.0)
