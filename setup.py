@@ -63,7 +63,7 @@ print(f"fastgrad build: OpenMP {'on' if openmp else 'off'}", file=sys.stderr)
 
 ext = Extension(
     "fastgrad._native",
-    sources=["fastgrad/_native.pyx", "src_c/fastgrad_kernels.c"],
+    sources=["fastgrad/_native.pyx", "src_c/fastgrad_kernels.c", "src_c/fg_csr.c"],
     include_dirs=["src_c", np.get_include()],
     define_macros=[
         ("NPY_NO_DEPRECATED_API", "NPY_1_22_API_VERSION"),
@@ -71,7 +71,8 @@ ext = Extension(
     ],
     extra_compile_args=compile_args,
     extra_link_args=link_args,
-    depends=["src_c/fastgrad_kernels.h", "src_c/fg_kernel_impl.h", "src_c/fg_omp.h"],
+    depends=["src_c/fastgrad_kernels.h", "src_c/fg_kernel_impl.h", "src_c/fg_omp.h",
+             "src_c/fg_pointwise.h", "src_c/fg_csr.h", "src_c/fg_csr_impl.h"],
 )
 
 setup(

@@ -81,8 +81,8 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
         else:
             res = V.check_out(out, shape, dt, (("coef", coef), ("v", v)))
         out = res if shape is c.shape else res.reshape(c.shape)
-    value = be.run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad,
-                   l2, D, nt)
+    run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
+    value = run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad, l2, D, nt)
     return value, res
 
 

@@ -649,6 +649,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0, help="seed of the random data")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (it goes to stderr, and only to a terminal)")
+    p.add_argument("--sparse", action="store_true",
+                   help="time a scipy.sparse CSR X against scipy's X.T @ (X @ coef - y) "
+                        "and X.T @ (expit(X @ coef) - y), one thread each (and fastgrad "
+                        "with --threads K); --cases then takes LOSS:MxN:DENSITY[:DTYPE] "
+                        "specs (default: the two cases of issue 5); needs scipy")
     return p
 
 
@@ -659,6 +664,9 @@ def main(argv=None):
         parser.error(f"--threads must be >= 1; got {args.threads}")
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1; got {args.repeat}")
+    if args.sparse:
+        from ._bench_sparse import run as run_sparse
+        return run_sparse(args)
     try:
         cases = parse_cases("full" if args.full else args.cases)
     except ValueError as exc:

@@ -1,5 +1,5 @@
 """Type stub of the compiled core (fastgrad/_native.pyx)."""
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +16,14 @@ def chunk_rows(n: int, block: int, itemsize: int) -> int: ...
 def run(
     X: NDArray[np.floating], y: Union[NDArray[np.floating], NDArray[np.intp]],
     w: Optional[NDArray[np.floating]],
+    rows: Optional[NDArray[np.intp]], coef: NDArray[np.floating],
+    v: Optional[NDArray[np.floating]], out: Optional[NDArray[np.floating]], loss: str,
+    fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,
+    n_threads: int,
+) -> float: ...
+def csr_chunk_rows(m: int, nnz: int, glen: int, bytes_per_value: int) -> int: ...
+def run_csr(
+    X: Any, y: NDArray[np.floating], w: Optional[NDArray[np.floating]],
     rows: Optional[NDArray[np.intp]], coef: NDArray[np.floating],
     v: Optional[NDArray[np.floating]], out: Optional[NDArray[np.floating]], loss: str,
     fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,

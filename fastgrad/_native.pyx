@@ -316,3 +316,275 @@ cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n
     if hess:
         return 0.0
     return total_loss * inv + 0.5 * l2 * pen
+
+
+# ---------------------------------------------------------------------------
+# CSR X (fastgrad._sparse.CSR): the same driver around the kernels of fg_csr.c
+# ---------------------------------------------------------------------------
+
+cdef extern from "fg_csr.h" nogil:
+    ctypedef struct fg_csr_args:
+        const void *data
+        const void *indices
+        const void *indptr
+        Py_ssize_t nnz
+        Py_ssize_t n, k
+        const void *y
+        Py_ssize_t ys0, ys1
+        const Py_ssize_t *lab
+        Py_ssize_t ls
+        const void *w
+        Py_ssize_t ws
+        const Py_ssize_t *rows
+        const void *coef
+        const void *icpt
+        const void *v
+        const void *vicpt
+        int loss
+        int hess
+        int want_grad
+    size_t fg_csr_work_size(const fg_csr_args *a) noexcept
+    double fg_csr_chunk_f64_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+    double fg_csr_chunk_f64_i64(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+    double fg_csr_chunk_f32_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+    double fg_csr_chunk_f32_i64(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+
+cdef enum:
+    CSR_CHUNK_BYTES = 1 << 22  # about this many bytes of values + indices per chunk
+    CSR_SLOT_FACTOR = 8        # and at least this many values per accumulator entry
+    CSR_MIN_CHUNK_ROWS = 16
+    CSR_PAR_REDUCE = 1 << 14   # accumulators this long are reduced by all threads
+    STOP_SIGNAL = 1
+    STOP_MALFORMED = 2
+
+
+def csr_chunk_rows(Py_ssize_t m, Py_ssize_t nnz, Py_ssize_t glen,
+                   Py_ssize_t bytes_per_value):
+    """Rows per chunk of a CSR X: fixed by the matrix and coef's size only."""
+    return _csr_chunk_rows(m, nnz, glen, bytes_per_value)
+
+
+cdef inline Py_ssize_t _csr_chunk_rows(Py_ssize_t m, Py_ssize_t nnz, Py_ssize_t glen,
+                                       Py_ssize_t bytes_per_value) noexcept:
+    # the work of a row: its values and about one value's worth of its own
+    # (indptr, y, w, the pointwise step); a chunk holds CSR_CHUNK_BYTES of
+    # values, and at least CSR_SLOT_FACTOR values per entry of its accumulator
+    # slot, so that zeroing and reducing the slots stays a small part of the pass
+    cdef double per_row = (<double>nnz / m if m > 0 else 0.0) + 1.0
+    cdef double target = <double>(CSR_CHUNK_BYTES // bytes_per_value)
+    if target < <double>CSR_SLOT_FACTOR * glen:
+        target = <double>CSR_SLOT_FACTOR * glen
+    cdef double per = target / per_row + 1.0
+    if per > 1e15:
+        per = 1e15
+    if per < CSR_MIN_CHUNK_ROWS:
+        per = CSR_MIN_CHUNK_ROWS
+    return <Py_ssize_t>per
+
+
+cdef inline double _csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t r0,
+                              Py_ssize_t r1, double *g, double *work,
+                              Py_ssize_t *bad) noexcept nogil:
+    if kind == 0:
+        return fg_csr_chunk_f64_i32(a, r0, r1, g, work, bad)
+    if kind == 1:
+        return fg_csr_chunk_f64_i64(a, r0, r1, g, work, bad)
+    if kind == 2:
+        return fg_csr_chunk_f32_i32(a, r0, r1, g, work, bad)
+    return fg_csr_chunk_f32_i64(a, r0, r1, g, work, bad)
+
+
+cdef inline int _one_csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t c, Py_ssize_t s,
+                               Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
+                               double *slots, double *sloss, Py_ssize_t *sbad,
+                               double *work) noexcept nogil:
+    """Chunk c (logical rows [c*per, min((c+1)*per, nrows))) into slot s; 1 if malformed."""
+    cdef Py_ssize_t r0 = c * per
+    cdef Py_ssize_t r1 = r0 + per
+    if r1 > nrows:
+        r1 = nrows
+    memset(slots + s * glen, 0, glen * sizeof(double))
+    sloss[s] = _csr_chunk(kind, a, r0, r1, slots + s * glen, work, &sbad[s])
+    return sbad[s] >= 0
+
+
+def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
+            object v, object out, str loss, bint fit_intercept, bint hess,
+            bint want_grad, double l2, double denom, int n_threads):
+    """``run`` for a CSR X (a ``fastgrad._sparse.CSR``): one pass over the stored
+    values of the rows used; writes the gradient (or H v) into out, returns the loss.
+
+    Chunks of rows are fixed by the matrix (``csr_chunk_rows``), one accumulator
+    slot per chunk, slots added in chunk order: bitwise identical for every
+    n_threads.  A malformed row met on the way raises ValueError (out untouched).
+    """
+    cdef cnp.ndarray data = <cnp.ndarray>X.data
+    cdef cnp.ndarray indices = <cnp.ndarray>X.indices
+    cdef cnp.ndarray indptr = <cnp.ndarray>X.indptr
+    cdef fg_csr_args a
+    cdef bint f32 = cnp.PyArray_TYPE(data) == cnp.NPY_FLOAT32
+    cdef bint i64 = cnp.PyArray_ITEMSIZE(indices) == 8
+    cdef int kind = (2 if f32 else 0) + (1 if i64 else 0)
+    cdef Py_ssize_t isz = 4 if f32 else 8
+    cdef Py_ssize_t m = cnp.PyArray_DIM(indptr, 0) - 1
+    cdef Py_ssize_t n = X.shape[1]
+    cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1) if cnp.PyArray_NDIM(coef) == 2 else 1
+    cdef cnp.ndarray rows_a, w_a, v_a
+    cdef Py_ssize_t nrows = m
+
+    a.data = cnp.PyArray_DATA(data)
+    a.indices = cnp.PyArray_DATA(indices)
+    a.indptr = cnp.PyArray_DATA(indptr)
+    a.nnz = X.nnz
+    a.n = n
+    a.k = k
+    a.y = cnp.PyArray_DATA(y)
+    a.lab = NULL
+    a.ls = 0
+    if cnp.PyArray_TYPE(y) == cnp.NPY_INTP:
+        # multinomial class labels (checked in [0, k) by the caller)
+        a.lab = <const Py_ssize_t *>cnp.PyArray_DATA(y)
+        a.ls = cnp.PyArray_STRIDE(y, 0) // <Py_ssize_t>sizeof(Py_ssize_t)
+        a.ys0 = 0
+        a.ys1 = 0
+    else:
+        a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
+        a.ys1 = cnp.PyArray_STRIDE(y, 1) // isz if cnp.PyArray_NDIM(y) == 2 else 0
+    a.w = NULL
+    a.ws = 0
+    if w is not None:
+        w_a = <cnp.ndarray>w
+        a.w = cnp.PyArray_DATA(w_a)
+        a.ws = cnp.PyArray_STRIDE(w_a, 0) // isz
+    a.rows = NULL
+    if rows is not None:
+        rows_a = <cnp.ndarray>rows
+        a.rows = <const Py_ssize_t *>cnp.PyArray_DATA(rows_a)
+        nrows = cnp.PyArray_DIM(rows_a, 0)
+    cdef char *cdata = <char *>cnp.PyArray_DATA(coef)
+    a.coef = cdata
+    a.icpt = cdata + n * k * isz if fit_intercept else NULL
+    a.v = NULL
+    a.vicpt = NULL
+    cdef char *vdata = NULL
+    if hess:
+        v_a = <cnp.ndarray>v
+        vdata = <char *>cnp.PyArray_DATA(v_a)
+        a.v = vdata
+        a.vicpt = vdata + n * k * isz if fit_intercept else NULL
+    a.loss = LOSS_CODES[loss]
+    a.hess = hess
+    a.want_grad = want_grad or hess
+
+    cdef Py_ssize_t glen = n * k + k
+    cdef Py_ssize_t bpv = isz + cnp.PyArray_ITEMSIZE(indices)
+    cdef Py_ssize_t per = _csr_chunk_rows(m, a.nnz, glen, bpv)
+    cdef Py_ssize_t nchunks = (nrows + per - 1) // per
+    cdef Py_ssize_t wlen = <Py_ssize_t>fg_csr_work_size(&a)
+    cdef Py_ssize_t nslot = SLOT_BUDGET // glen
+    if nslot < MIN_SLOTS:
+        nslot = MIN_SLOTS
+    if nslot > nchunks:
+        nslot = nchunks
+    if nslot < 1:
+        nslot = 1
+    cdef double chunk_bytes = (<double>a.nnz / m if m > 0 else 0.0) * bpv * per
+    cdef Py_ssize_t check_every = <Py_ssize_t>(CHECK_BYTES / (chunk_bytes + 1.0)) + 1
+    cdef int nt = n_threads
+    if nt > nchunks:
+        nt = <int>nchunks
+    if nt < 1:
+        nt = 1
+    cdef int ntr = n_threads if glen >= CSR_PAR_REDUCE else 1
+    cdef Py_ssize_t c, c0, c1, s, i, bad_row = -1
+    cdef int tid
+    cdef double total_loss = 0.0, si
+    cdef int stop_flag = 0
+    cdef int *stop = &stop_flag
+    cdef double *sloss = NULL
+    cdef double *acc = NULL
+    cdef double *slots = NULL
+    cdef double *work = NULL
+    cdef Py_ssize_t *sbad = NULL
+
+    # one allocation: acc | sloss | slots | per-thread work | sbad
+    cdef double *mem = <double *>malloc((glen + 1 + nslot + nslot * glen + nt * wlen)
+                                        * sizeof(double) + nslot * sizeof(Py_ssize_t))
+    if mem == NULL:
+        raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
+    acc = mem
+    sloss = acc + glen + 1
+    slots = sloss + nslot
+    work = slots + nslot * glen
+    sbad = <Py_ssize_t *>(work + nt * wlen)
+    memset(acc, 0, glen * sizeof(double))
+    try:
+        c0 = 0
+        while c0 < nchunks and not stop[0]:
+            c1 = c0 + nslot
+            if c1 > nchunks:
+                c1 = nchunks
+            with nogil:
+                for s in range(c1 - c0):
+                    sbad[s] = -1
+                if nt > 1:
+                    for c in prange(c0, c1, num_threads=nt, schedule='dynamic', chunksize=1):
+                        if not stop[0]:
+                            tid = threadid()
+                            s = c - c0
+                            if _one_csr_chunk(kind, &a, c, s, per, nrows, glen, slots,
+                                              sloss, sbad, work + tid * wlen):
+                                stop[0] = STOP_MALFORMED
+                            if tid == 0 and (s + 1) % check_every == 0:
+                                with gil:
+                                    if PyErr_CheckSignals() != 0:
+                                        stop[0] = STOP_SIGNAL
+                else:
+                    for c in range(c0, c1):
+                        s = c - c0
+                        if _one_csr_chunk(kind, &a, c, s, per, nrows, glen, slots, sloss,
+                                          sbad, work):
+                            stop[0] = STOP_MALFORMED
+                            break
+                        if (s + 1) % check_every == 0 and c + 1 < c1:
+                            with gil:
+                                if PyErr_CheckSignals() != 0:
+                                    stop[0] = STOP_SIGNAL
+                                    break
+                # fixed-order reduction: chunk order, whatever thread ran it
+                if not stop[0]:
+                    for c in range(c0, c1):
+                        total_loss += sloss[c - c0]
+                    if ntr > 1:
+                        for i in prange(glen, num_threads=ntr, schedule='static'):
+                            si = acc[i]
+                            for c in range(c1 - c0):
+                                si = si + slots[c * glen + i]
+                            acc[i] = si
+                    else:
+                        for c in range(c0, c1):
+                            s = c - c0
+                            for i in range(glen):
+                                acc[i] += slots[s * glen + i]
+            if stop[0] == STOP_MALFORMED:
+                for s in range(c1 - c0):
+                    if sbad[s] >= 0:
+                        bad_row = sbad[s]
+                        break
+            c0 = c1
+            if c0 < nchunks and not stop[0]:
+                if PyErr_CheckSignals() != 0:
+                    stop[0] = STOP_SIGNAL
+        if stop[0] == STOP_MALFORMED:
+            from ._sparse import malformed_error
+            raise malformed_error(X, rows, bad_row)
+        if stop[0]:
+            raise_pending()
+        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
+                       want_grad, l2, denom, cdata, vdata, out)
+    finally:
+        free(mem)

@@ -55,6 +55,30 @@ def _pointwise(loss_name, z, y, need_hess):
     return _logistic_parts(z, y, need_hess)
 
 
+def _targets(y, idx, nb, k):
+    """y of a block as (nb, k) float64; multinomial class labels become one-hot rows."""
+    if y.dtype == np.intp:
+        yb = np.zeros((nb, k))
+        yb[np.arange(nb), y[idx]] = 1.0
+        return yb
+    return np.asarray(y[idx], dtype=np.float64).reshape(nb, -1)
+
+
+def _block(loss, hess, z, t, yb, wb):
+    """(sum of w l over the block (0 for hess), d = w l' or w l'' t), shape of z."""
+    if hess and loss == "multinomial":
+        p = _softmax_parts(z, yb)[1]            # H_i t = p * (t - p.t)
+        return 0.0, wb * p * (t - np.sum(p * t, axis=1, keepdims=True))
+    if hess:
+        h = np.ones_like(t) if loss == "squared" else _pointwise(loss, z, yb, True)[2]
+        return 0.0, wb * h * t
+    if loss == "multinomial":
+        lb, p = _softmax_parts(z, yb)
+        return float(np.sum(wb * lb)), wb * (p - yb)
+    lb, d, _ = _pointwise(loss, z, yb, False)
+    return float(np.sum(wb * lb)), wb * d
+
+
 def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
         n_threads=1):
     """Same contract as ``fastgrad._native.run``; returns the loss, fills ``out``.
@@ -64,9 +88,9 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
     accepted for symmetry and ignored (NumPy's BLAS has its own threads).
     """
     n = X.shape[1]
-    coef = coef.reshape(coef.shape[0], -1)     # (n_coef,) -> (n_coef, 1): views
-    v = v.reshape(v.shape[0], -1) if v is not None else None
-    k = coef.shape[1]
+    k = 1 if coef.ndim == 1 else coef.shape[1]
+    coef = coef.reshape(coef.shape[0], k)      # (n_coef,) -> (n_coef, 1): views; n_coef may be 0
+    v = v.reshape(v.shape[0], k) if v is not None else None
     W = coef[:n].astype(np.float64)
     b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
     if hess:
@@ -82,32 +106,82 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
         for s in range(0, nrows, BLOCK_ROWS):
             idx = slice(s, s + BLOCK_ROWS) if rows is None else rows[s:s + BLOCK_ROWS]
             Xb = np.asarray(X[idx], dtype=np.float64)
-            if y.dtype == np.intp:      # multinomial class labels: one-hot rows
-                yb = np.zeros((Xb.shape[0], k))
-                yb[np.arange(Xb.shape[0]), y[idx]] = 1.0
-            else:
-                yb = np.asarray(y[idx], dtype=np.float64).reshape(Xb.shape[0], -1)
+            yb = _targets(y, idx, Xb.shape[0], k)
             wb = (np.ones(Xb.shape[0]) if w is None
                   else np.asarray(w[idx], dtype=np.float64))[:, None]
             z = Xb @ W + b if need_z else None
-            if hess and loss == "multinomial":
-                t = Xb @ V + vb
-                p = _softmax_parts(z, yb)[1]        # H_i t = p * (t - p.t)
-                d = wb * p * (t - np.sum(p * t, axis=1, keepdims=True))
-            elif hess:
-                t = Xb @ V + vb
-                h = np.ones_like(t) if loss == "squared" else _pointwise(loss, z, yb, True)[2]
-                d = wb * h * t
-            elif loss == "multinomial":
-                lb, p = _softmax_parts(z, yb)
-                total += float(np.sum(wb * lb))
-                d = wb * (p - yb)
-            else:
-                lb, d, _ = _pointwise(loss, z, yb, False)
-                total += float(np.sum(wb * lb))
-                d = wb * d
+            lsum, d = _block(loss, hess, z, Xb @ V + vb if hess else None, yb, wb)
+            total += lsum
             if want_grad or hess:
                 g += Xb.T @ d
+                gb += d.sum(axis=0)
+
+        inv = 1.0 / denom
+        if want_grad or hess:
+            base = V if hess else W
+            res = np.concatenate([g * inv + l2 * base, (gb * inv)[None, :]]) if fit_intercept \
+                else g * inv + l2 * base
+            out.reshape(res.shape)[...] = res
+        if hess:
+            return 0.0
+        return total * inv + 0.5 * l2 * float(np.sum(W * W))
+
+
+def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
+            n_threads=1):
+    """``run`` for a CSR X (a ``fastgrad._sparse.CSR``), in NumPy only.
+
+    The same formulas, block of rows by block of rows: the values of a block's
+    rows are gathered (``row_positions``), then with r(p) the row and c(p) the
+    column of value p,
+        z[r] = sum_p x_p coef[c(p)] + b         (np.bincount over r)
+        g[c] += sum_p x_p d[r(p)]               (np.bincount over c)
+    so duplicate column indices add up and their order does not matter.  The
+    structure of the rows used is checked first (ValueError, out untouched).
+    """
+    from ._sparse import first_malformed, row_positions
+
+    n = X.shape[1]
+    k = 1 if coef.ndim == 1 else coef.shape[1]
+    coef = coef.reshape(coef.shape[0], k)      # (n_coef,) -> (n_coef, 1); n_coef may be 0
+    v = v.reshape(v.shape[0], k) if v is not None else None
+    W = coef[:n].astype(np.float64)
+    b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    if hess:
+        V = v[:n].astype(np.float64)
+        vb = v[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    need_z = not hess or loss != "squared"
+    nrows = X.shape[0] if rows is None else rows.shape[0]
+    msg = first_malformed(X, rows)
+    if msg is not None:
+        raise ValueError(msg)
+
+    ip = X.indptr
+    g = np.zeros((n, k))
+    gb = np.zeros(k)
+    total = 0.0
+    with np.errstate(all="ignore"):
+        for s in range(0, nrows, BLOCK_ROWS):
+            phys = np.arange(s, min(s + BLOCK_ROWS, nrows)) if rows is None \
+                else rows[s:s + BLOCK_ROWS]
+            nb = phys.shape[0]
+            pos, r = row_positions(ip[phys].astype(np.int64),
+                                   ip[phys + 1].astype(np.int64))
+            c = X.indices[pos]
+            x = X.data[pos].astype(np.float64)
+            yb = _targets(y, phys, nb, k)
+            wb = (np.ones(nb) if w is None else np.asarray(w[phys], dtype=np.float64))[:, None]
+
+            def matvec(M, m0):
+                return np.stack([np.bincount(r, weights=x * M[c, j], minlength=nb)
+                                 for j in range(k)], axis=1) + m0
+
+            z = matvec(W, b) if need_z else None
+            lsum, d = _block(loss, hess, z, matvec(V, vb) if hess else None, yb, wb)
+            total += lsum
+            if want_grad or hess:
+                for j in range(k):
+                    g[:, j] += np.bincount(c, weights=x * d[r, j], minlength=n)
                 gb += d.sum(axis=0)
 
         inv = 1.0 / denom

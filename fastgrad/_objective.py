@@ -63,10 +63,15 @@ class Objective:
             self._single = y.ndim == 1
             self._k = 1 if self._single else y.shape[1]
         w = V.check_sample_weight(sample_weight, m, X.dtype)
-        if check_input:
+        if not isinstance(X, np.ndarray):       # sparse X, converted to CSR once
+            from . import _sparse
+            self._run = resolve(self._backend_name).run_csr
+            if check_input:
+                _sparse.check_input(X)          # the whole structure, NaN/inf values
+        elif check_input:
             V.first_nonfinite(X, "X")
-            if y.dtype.kind == "f":         # (class labels were checked above)
-                V.first_nonfinite(y, "y")
+        if check_input and y.dtype.kind == "f":    # (class labels were checked above)
+            V.first_nonfinite(y, "y")
         self._X, self._y, self._w = X, y, w
         self._coef_shape = V.expected_coef_shape(n, self._k, self._single,
                                                  self._fit_intercept)

@@ -55,10 +55,12 @@ def _real_dtype_or_raise(a, name):
 
 
 def check_X(X):
-    """X as a 2-D float32/float64 array in native byte order; no copy when C/F-ordered."""
-    if hasattr(X, "tocsr") and hasattr(X, "nnz"):
-        raise TypeError("X: scipy.sparse matrices are not supported yet; pass a dense array "
-                        "(X.toarray())")
+    """X as a 2-D float32/float64 array in native byte order; no copy when C/F-ordered.
+
+    A scipy.sparse X becomes a ``fastgrad._sparse.CSR`` (see ``_sparse.as_csr``)."""
+    if hasattr(X, "tocsr"):             # scipy.sparse (any format) or convertible to it
+        from ._sparse import as_csr
+        return as_csr(X)                    # a fastgrad._sparse.CSR, not an ndarray
     Xa = X if type(X) is np.ndarray else np.asarray(X)
     dt = Xa.dtype
     if (dt is _F64 or dt is _F32) and Xa.ndim == 2:       # the common case

@@ -459,3 +459,51 @@ def test_backend_names(b):
     skip_if_no_native(b)
     X, y, coef, _ = make_mn(8, 2, 2, seed=26)
     assert np.isfinite(fastgrad.value_and_grad(X, y, coef, loss=MN, backend=b)[0])
+
+
+# ---------------------------------------------------------------------------
+# CSR X
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("proba", [False, True], ids=["labels", "proba"])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+def test_csr_matches_reference_and_dense(backend, dtype, proba, index_dtype):
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(27)
+    m, n, K = 157, 12, 5
+    A = sp.random(m, n, density=0.3, format="csr", random_state=28, dtype=dtype).toarray()
+    A[7] = 0.0                                           # an empty row
+    Xs = sp.csr_matrix(A)
+    Xs.indices = Xs.indices.astype(index_dtype)
+    Xs.indptr = Xs.indptr.astype(index_dtype)
+    X = Xs.toarray()
+    _, y, coef, w = make_mn(m, n, K, proba=proba, fit_intercept=True, weights=True,
+                            dtype=dtype, seed=29)
+    v = rng.standard_normal(coef.shape).astype(dtype)
+    kw = dict(loss=MN, fit_intercept=True, sample_weight=w, l2=0.2, backend=backend)
+    L, G = fastgrad.value_and_grad(Xs, y, coef, **kw)
+    _check(L, G, mn_reference(X, y, coef, fit_intercept=True, sample_weight=w, l2=0.2),
+           dtype, "csr")
+    Hv = fastgrad.hessp(Xs, y, coef, v, **kw)
+    H = mn_hessian(X, y, coef, fit_intercept=True, sample_weight=w, l2=0.2)
+    expected = (H @ v.astype(np.float64).ravel()).reshape(coef.shape)
+    scale = (np.abs(H) @ np.abs(v.astype(np.float64)).ravel()).reshape(coef.shape) + 1e-300
+    assert_grad_matches(Hv, expected, scale, rtol_for(dtype), "csr hessp")
+    rows = np.array([3, 7, -1, 3])
+    np.testing.assert_allclose(fastgrad.grad(Xs, y, coef, rows=rows, **kw),
+                               fastgrad.grad(X, y, coef, rows=rows, **kw),
+                               rtol=rtol_for(dtype), atol=rtol_for(dtype))
+    obj = fastgrad.Objective(Xs, y, loss=MN, fit_intercept=True, sample_weight=w, l2=0.2,
+                             n_classes=K, backend=backend)
+    assert obj(coef)[0] == pytest.approx(L, rel=1e-12)
+
+
+def test_csr_bitwise_identical_over_n_threads():
+    skip_if_no_native("native")
+    sp = pytest.importorskip("scipy.sparse")
+    Xs = sp.random(40000, 300, density=0.05, format="csr", random_state=30)
+    _, y, coef, _ = make_mn(40000, 300, 6, fit_intercept=True, seed=31)
+    res = [fastgrad.value_and_grad(Xs, y, coef, loss=MN, fit_intercept=True, n_threads=nt,
+                                   backend="native") for nt in (1, 2, 3, 4)]
+    assert all(r[0] == res[0][0] and r[1].tobytes() == res[0][1].tobytes() for r in res)

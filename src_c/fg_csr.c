@@ -1,0 +1,64 @@
+/*
+ * fastgrad: the CSR row kernels (see fg_csr.h).
+ *
+ * The loops are written once in fg_csr_impl.h and instantiated here for the
+ * stored values in double and float times the indices in int32 and int64.
+ * The pointwise step is pw_block of fg_pointwise.h, shared with the dense
+ * kernels; the entry points are compiled for several instruction sets
+ * (target_clones) as in fastgrad_kernels.c.
+ */
+#include <stdint.h>
+#include "fg_csr.h"
+#include "fg_pointwise.h"  /* build macros, pw_block */
+#include "fg_multinomial.h"  /* pw_multi1 */
+
+/* rows per block of the one-output path with rows=, and the values after
+ * which a block is closed early (long rows: it is read twice, from cache) */
+#define FG_CSR_NB 8
+#define FG_CSR_BLOCK_NNZ 2048
+/* the flat path (consecutive rows): rows and values per block, and the
+ * values of a row summed without a branch on its length */
+#define FG_CSR_NBF 32
+#define FG_CSR_CAP 1024
+#define FG_CSR_WIN 16
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define FG_UNLIKELY(x) (x)
+#endif
+
+size_t fg_csr_work_size(const fg_csr_args *a)
+{
+    /* several outputs: z, t, y, w, d, lb of k doubles each; one output:
+     * the flat path's products (2) and d per value */
+    size_t kn = 6 * (size_t)(a->k > 1 ? a->k : 1);
+    size_t flat = 3 * (size_t)(FG_CSR_CAP + FG_CSR_WIN);
+    return (kn > flat ? kn : flat) + 16;
+}
+
+#define T double
+#define I int32_t
+#define SFX _f64_i32
+#include "fg_csr_impl.h"
+#undef I
+#undef SFX
+#define I int64_t
+#define SFX _f64_i64
+#include "fg_csr_impl.h"
+#undef I
+#undef SFX
+#undef T
+
+#define T float
+#define I int32_t
+#define SFX _f32_i32
+#include "fg_csr_impl.h"
+#undef I
+#undef SFX
+#define I int64_t
+#define SFX _f32_i64
+#include "fg_csr_impl.h"
+#undef I
+#undef SFX
+#undef T

@@ -1,0 +1,231 @@
+/*
+ * fastgrad: the pointwise losses and the build macros shared by the kernels
+ * (fastgrad_kernels.c for dense X, fg_csr.c for CSR X).  Each .c file that
+ * includes it gets its own static inline copies.  Not a public header.
+ */
+#ifndef FG_POINTWISE_H
+#define FG_POINTWISE_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "fastgrad_kernels.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    defined(__linux__) && !defined(FG_NO_CLONES)
+#define FG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FG_HAVE_CLONES 1
+#else
+#define FG_CLONES
+#define FG_HAVE_CLONES 0
+#endif
+
+#if defined(__GNUC__)
+#define FG_INLINE static inline __attribute__((always_inline))
+#else
+#define FG_INLINE static inline
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FG_RESTRICT __restrict__
+#define FG_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define FG_RESTRICT
+#define FG_PREFETCH(p) ((void)0)
+#endif
+
+/* ---- pointwise losses, stable for every finite z ------------------------
+ * logistic: l(z, y) = log(1 + e^z) - y z, written by the sign of z so that
+ * the exponential never overflows and nothing cancels (as in scikit-learn's
+ * sklearn/_loss/_loss.pyx.tp).  With e = exp(-|z|) <= 1:
+ *   z >= 0: l = log1p(e) + (1 - y) z,  l' = ((1 - y) - y e) / (1 + e)
+ *   z <  0: l = log1p(e) - y z,        l' = ((1 - y) e - y) / (1 + e)
+ *   l'' = e / (1 + e)^2
+ * exp and log1p are our own branch-free versions (below) so that the loops
+ * over a block of rows vectorise; both are accurate to a few ulp.
+ */
+typedef union { double d; int64_t i; } fg_pun;
+
+/* GCC/clang vector extensions: 4 doubles, lowered to AVX2, AVX-512 or SSE2
+ * by the clone being compiled */
+#if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9) && !defined(FG_NO_VECEXT)
+#define FG_HAVE_VECEXT 1
+typedef double fg_v4d __attribute__((vector_size(32)));
+typedef float fg_v4f __attribute__((vector_size(16)));
+typedef int64_t fg_v4i __attribute__((vector_size(32)));
+#else
+#define FG_HAVE_VECEXT 0
+#endif
+
+/* exp(x) for x <= 0 (or NaN): 2^k e^r with |r| <= ln2/2, degree-13 Taylor
+ * polynomial (truncation < 1e-17); 0 below -708 where the result would be
+ * subnormal (an absolute error under 3e-308). */
+FG_INLINE double fg_expneg(double x)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to integer */
+    const double log2e = 1.4426950408889634;
+    const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+    double xc = x < -708.0 ? -708.0 : x;
+    fg_pun t, sh, sc;
+    t.d = xc * log2e + shift;
+    sh.d = shift;
+    double kd = t.d - shift;
+    double r = (xc - kd * ln2hi) - kd * ln2lo;
+    /* Estrin's scheme: a dependency chain of 5 operations instead of 14 */
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double q0 = 1.0 + r, q1 = 0.5 + r * (1.0 / 6.0);
+    double q2 = 1.0 / 24.0 + r * (1.0 / 120.0), q3 = 1.0 / 720.0 + r * (1.0 / 5040.0);
+    double q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
+    double q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
+    double q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    double u0 = q0 + r2 * q1, u1 = q2 + r2 * q3, u2 = q4 + r2 * q5;
+    double v0 = u0 + r4 * u1, v1 = u2 + r4 * q6;
+    double p = v0 + r8 * v1;
+    sc.i = (t.i - sh.i + 1023) << 52;                /* 2^k */
+    double res = p * sc.d;
+    return x < -708.0 ? 0.0 : res;
+}
+
+/* log1p(e) for e in [0, 1] from s = e / (2 + e) in [0, 1/3]: 2 atanh(s), as the
+ * odd series 2 s sum_j s^2j / (2j + 1) to j = 16 (truncation < 2e-17).
+ * Polynomials are evaluated by Estrin's scheme: the vectorised loops are
+ * bound by the latency of the chain, not by the number of operations. */
+FG_INLINE double fg_log1p_s(double s)
+{
+    double u = s * s;
+    /* sum_{j=0}^{16} u^j / (2j + 1) by Estrin's scheme */
+    double u2 = u * u, u4 = u2 * u2, u8 = u4 * u4, u16 = u8 * u8;
+    double a0 = 1.0 + u * (1.0 / 3.0), a1 = 1.0 / 5.0 + u * (1.0 / 7.0);
+    double a2 = 1.0 / 9.0 + u * (1.0 / 11.0), a3 = 1.0 / 13.0 + u * (1.0 / 15.0);
+    double a4 = 1.0 / 17.0 + u * (1.0 / 19.0), a5 = 1.0 / 21.0 + u * (1.0 / 23.0);
+    double a6 = 1.0 / 25.0 + u * (1.0 / 27.0), a7 = 1.0 / 29.0 + u * (1.0 / 31.0);
+    double b0 = a0 + u2 * a1, b1 = a2 + u2 * a3, b2 = a4 + u2 * a5, b3 = a6 + u2 * a7;
+    double c0 = b0 + u4 * b1, c1 = b2 + u4 * b3;
+    double p = (c0 + u8 * c1) + u16 * (1.0 / 33.0);
+    return 2.0 * s * p;
+}
+
+FG_INLINE double fg_log1p01(double e) { return fg_log1p_s(e / (2.0 + e)); }
+
+FG_INLINE double pw_loss(int loss, double z, double y)
+{
+    if (loss == FG_SQUARED) {
+        double r = z - y;
+        return 0.5 * r * r;
+    }
+    double e = fg_expneg(-fabs(z));
+    return fg_log1p01(e) + (z >= 0 ? (1.0 - y) * z : -y * z);
+}
+
+/* logistic: one division per row, q = 1 / ((1 + e)(2 + e)), gives both
+ * s = e / (2 + e) = e (1 + e) q and 1 / (1 + e) = (2 + e) q.
+ * The losses go to lb and are summed after the loop: an `omp simd
+ * reduction` here is left unvectorised by GCC (its per-lane arrays then
+ * live in memory and the loop runs several times slower).
+ * HAS_W, WANT_D: constants at every call, so the loop has no branches. */
+FG_INLINE void pw_logistic(const int HAS_W, const int WANT_D, ptrdiff_t nb,
+                           const double *FG_RESTRICT z, const double *FG_RESTRICT y,
+                           const double *FG_RESTRICT w, double *FG_RESTRICT d,
+                           double *FG_RESTRICT lb)
+{
+#pragma omp simd
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        double zb = z[b], yb = y[b], wb = HAS_W ? w[b] : 1.0;
+        double e = fg_expneg(-fabs(zb));
+        double ope = 1.0 + e, tpe = 2.0 + e;
+        double q = 1.0 / (ope * tpe);
+        lb[b] = wb * (fg_log1p_s(e * ope * q) + (zb >= 0 ? (1.0 - yb) * zb : -yb * zb));
+        if (WANT_D) {
+            double num = zb >= 0 ? (1.0 - yb) - yb * e : (1.0 - yb) * e - yb;
+            d[b] = wb * num * (tpe * q);
+        }
+    }
+}
+
+/*
+ * The pointwise step over a block of nb rows (one output):
+ *   mode 0: d = w l'(z, y), returns sum w l(z, y)
+ *   mode 1: returns sum w l(z, y) (d untouched)
+ *   mode 2: d = w l''(z) t (t = x.v), returns 0
+ * z, t, y, w: contiguous doubles (w NULL: all ones); lb: nb doubles of scratch.
+ * One loop per case, so each vectorises.
+ */
+FG_INLINE double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RESTRICT z,
+                          const double *FG_RESTRICT t, const double *FG_RESTRICT y,
+                          const double *FG_RESTRICT w, double *FG_RESTRICT d,
+                          double *FG_RESTRICT lb)
+{
+    double acc = 0.0;
+    if (mode == 2) {
+        if (loss == FG_SQUARED) {
+            if (w) {
+#pragma omp simd
+                for (ptrdiff_t b = 0; b < nb; b++) d[b] = w[b] * t[b];
+            } else {
+#pragma omp simd
+                for (ptrdiff_t b = 0; b < nb; b++) d[b] = t[b];
+            }
+        } else {
+            if (w) {
+#pragma omp simd
+                for (ptrdiff_t b = 0; b < nb; b++) {
+                    double e = fg_expneg(-fabs(z[b]));
+                    double q = 1.0 / (1.0 + e);
+                    d[b] = w[b] * (e * q * q * t[b]);
+                }
+            } else {
+#pragma omp simd
+                for (ptrdiff_t b = 0; b < nb; b++) {
+                    double e = fg_expneg(-fabs(z[b]));
+                    double q = 1.0 / (1.0 + e);
+                    d[b] = e * q * q * t[b];
+                }
+            }
+        }
+        return 0.0;
+    }
+    if (loss == FG_SQUARED) {
+        if (mode == 1) {
+#pragma omp simd reduction(+ : acc)
+            for (ptrdiff_t b = 0; b < nb; b++) {
+                double r = z[b] - y[b];
+                acc += 0.5 * r * r * (w ? w[b] : 1.0);
+            }
+        } else if (w) {
+#pragma omp simd reduction(+ : acc)
+            for (ptrdiff_t b = 0; b < nb; b++) {
+                double r = z[b] - y[b];
+                double wr = w[b] * r;
+                acc += 0.5 * wr * r;
+                d[b] = wr;
+            }
+        } else {
+#pragma omp simd reduction(+ : acc)
+            for (ptrdiff_t b = 0; b < nb; b++) {
+                double r = z[b] - y[b];
+                acc += 0.5 * r * r;
+                d[b] = r;
+            }
+        }
+        return acc;
+    }
+    /* logistic: the loop is written once (pw_logistic) and instantiated per
+     * (weights?, derivative?) so that no masked loads or stores are left in it
+     * (AMD runs masked stores slowly) */
+    if (mode == 0) {
+        if (w) pw_logistic(1, 1, nb, z, y, w, d, lb);
+        else pw_logistic(0, 1, nb, z, y, w, d, lb);
+    } else {
+        if (w) pw_logistic(1, 0, nb, z, y, w, d, lb);
+        else pw_logistic(0, 0, nb, z, y, w, d, lb);
+    }
+    double a4[4] = {0.0, 0.0, 0.0, 0.0};
+    ptrdiff_t b = 0;
+    for (; b + 4 <= nb; b += 4)
+        for (int l = 0; l < 4; l++) a4[l] += lb[b + l];
+    for (; b < nb; b++) a4[0] += lb[b];
+    return acc + ((a4[0] + a4[1]) + (a4[2] + a4[3]));
+}
+
+#endif /* FG_POINTWISE_H */
