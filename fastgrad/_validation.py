@@ -29,7 +29,7 @@ _INF = float("inf")
 
 def _choice(value, valid, name):
     if isinstance(value, str) and value in valid:
-        return value
+        return valid[valid.index(value)]        # the plain str (not a np.str_)
     if name == "loss" and value == "multinomial":
         raise NotImplementedError(
             "loss='multinomial' is part of the API contract but not implemented yet; "
