@@ -50,6 +50,14 @@ def check_backend(backend):
     return _choice(backend, BACKENDS, "backend")
 
 
+def _asarray(a, name):
+    """np.asarray(a), with NumPy's own errors (ragged nesting, ...) naming the argument."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{name} could not be converted to a numeric array: {exc}") from None
+
+
 def _real_dtype_or_raise(a, name):
     kind = a.dtype.kind
     if kind in "fiub":
@@ -63,7 +71,7 @@ def check_X(X):
     if hasattr(X, "tocsr") and hasattr(X, "nnz"):
         raise TypeError("X: scipy.sparse matrices are not supported yet; pass a dense array "
                         "(X.toarray())")
-    Xa = X if type(X) is np.ndarray else np.asarray(X)
+    Xa = X if type(X) is np.ndarray else _asarray(X, "X")
     dt = Xa.dtype
     if (dt is _F64 or dt is _F32) and Xa.ndim == 2:       # the common case
         isz = dt.itemsize
@@ -92,7 +100,7 @@ def check_X(X):
 
 def as_dtype(a, dtype, name, contiguous=False):
     """a converted to dtype (real numbers only); copies only when it must."""
-    arr = a if type(a) is np.ndarray else np.asarray(a)
+    arr = a if type(a) is np.ndarray else _asarray(a, name)
     if arr.dtype is not dtype and arr.dtype != dtype:
         if arr.dtype.kind not in "fiub":
             _real_dtype_or_raise(arr, name)
@@ -204,7 +212,7 @@ def check_rows(rows, m):
     """rows as intp indices in [0, m) (negatives counted from the end), or None."""
     if rows is None:
         return None
-    r = rows if type(rows) is np.ndarray else np.asarray(rows)
+    r = rows if type(rows) is np.ndarray else _asarray(rows, "rows")
     if r.ndim != 1:
         raise ValueError(f"rows must be a 1-D array of row indices; got shape {r.shape}")
     if r.size == 0:
