@@ -26,8 +26,8 @@ class Objective:
         self._backend_name = V.check_backend(backend)
         self._run = resolve(self._backend_name).run
         self._l2 = V.check_l2(l2)
-        V.check_n_threads(n_threads)
-        self._n_threads = n_threads
+        nt = V.check_n_threads(n_threads)         # an int, capped; None resolves per call
+        self._n_threads = None if n_threads is None else nt
         self._fit_intercept = bool(fit_intercept)
         X = V.check_X(X)
         m, n = X.shape

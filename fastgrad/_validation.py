@@ -22,6 +22,11 @@ try:
 except (AttributeError, OSError):  # pragma: no cover - not Linux
     _N_CPUS = os.cpu_count() or 1
 
+#: more threads than this are never started, whatever n_threads says: beyond the
+#: cores they only cost (and thousands of them can exhaust the process's limits);
+#: the result does not depend on the thread count, so capping it is invisible
+MAX_THREADS = max(64, 4 * _N_CPUS)
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _F32, _F64 = _FLOATS
 _INF = float("inf")
@@ -177,13 +182,13 @@ def check_n_threads(n_threads):
     if n_threads is None:
         t = omp_max_threads()
         return t if 1 <= t <= _N_CPUS else (1 if t < 1 else _N_CPUS)
-    if type(n_threads) is int and n_threads >= 1:
+    if type(n_threads) is int and 1 <= n_threads <= MAX_THREADS:
         return n_threads
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
         raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
     if n_threads < 1:
         raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
-    return int(n_threads)
+    return min(int(n_threads), MAX_THREADS)
 
 
 def expected_coef_shape(n, k, single, fit_intercept):
