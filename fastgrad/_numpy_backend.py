@@ -49,9 +49,9 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
     accepted for symmetry and ignored (NumPy's BLAS has its own threads).
     """
     n = X.shape[1]
-    coef = coef.reshape(coef.shape[0], -1)     # (n_coef,) -> (n_coef, 1): views
-    v = v.reshape(v.shape[0], -1) if v is not None else None
-    k = coef.shape[1]
+    k = 1 if coef.ndim == 1 else coef.shape[1]
+    coef = coef.reshape(coef.shape[0], k)      # (n_coef,) -> (n_coef, 1): views
+    v = v.reshape(v.shape[0], k) if v is not None else None
     W = coef[:n].astype(np.float64)
     b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
     if hess:
