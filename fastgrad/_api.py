@@ -49,7 +49,7 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     be = resolve(V.check_backend(backend))
     l2 = V.check_l2(l2)
     nt = V.check_n_threads(n_threads)
-    fit_intercept = bool(fit_intercept)
+    fit_intercept = V.check_flag(fit_intercept, "fit_intercept")
     Xa = V.check_X(X)
     m, n = Xa.shape
     dt = Xa.dtype

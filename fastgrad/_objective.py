@@ -28,7 +28,7 @@ class Objective:
         self._l2 = V.check_l2(l2)
         nt = V.check_n_threads(n_threads)         # an int, capped; None resolves per call
         self._n_threads = None if n_threads is None else nt
-        self._fit_intercept = bool(fit_intercept)
+        self._fit_intercept = V.check_flag(fit_intercept, "fit_intercept")
         X = V.check_X(X)
         m, n = X.shape
         y = V.check_y(y, m, self._loss, X.dtype)

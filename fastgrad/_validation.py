@@ -177,6 +177,15 @@ def check_l2(l2):
     return val
 
 
+def check_flag(value, name):
+    """True or False (also np.bool_ and the integers 0 and 1); ValueError otherwise."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, (np.bool_, numbers.Integral)) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False; got {value!r}")
+
+
 def check_n_threads(n_threads):
     """None: the cores available (OMP_NUM_THREADS, threadpoolctl); else an int >= 1."""
     if n_threads is None:
