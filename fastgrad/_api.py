@@ -65,7 +65,8 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
         if out is None:
             out = np.empty(c.shape, dtype=dt)
         else:
-            V.check_out(out, c.shape, dt, (("coef", coef), ("v", v)))
+            V.check_out(out, c.shape, dt, (("coef", coef), ("v", v), ("X", X), ("y", y),
+                                           ("sample_weight", sample_weight)))
     value = be.run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad,
                    l2, D, nt)
     return value, out

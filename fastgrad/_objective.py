@@ -75,6 +75,7 @@ class Objective:
     def _out(self, out, others):
         if out is None:
             return np.empty(self._coef_shape, dtype=self._X.dtype)
+        others += (("X", self._X), ("y", self._y), ("sample_weight", self._w))
         return V.check_out(out, self._coef_shape, self._X.dtype, others)
 
     def _threads(self):

@@ -248,7 +248,7 @@ def check_rows(rows, m):
 
 def check_out(out, shape, dtype, others):
     """out must be a writeable C-contiguous array of coef's shape and X's dtype,
-    sharing no memory with coef or v (``others``: the caller's original arrays)."""
+    sharing no memory with coef, v or the data (``others``: (name, array) pairs)."""
     if not isinstance(out, np.ndarray):
         raise ValueError(f"out must be a numpy array of shape {shape} and dtype {dtype}; "
                          f"got {type(out).__name__}")
