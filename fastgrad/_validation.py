@@ -79,9 +79,7 @@ def check_X(X):
     Xa = X if type(X) is np.ndarray else _asarray(X, "X")
     dt = Xa.dtype
     if (dt is _F64 or dt is _F32) and Xa.ndim == 2:       # the common case
-        isz = dt.itemsize
-        s0, s1 = Xa.strides
-        if not (s0 % isz or s1 % isz):
+        if Xa.flags.aligned:          # data pointer and strides multiples of the item
             return Xa
     if dt not in _FLOATS:
         _real_dtype_or_raise(Xa, "X")
@@ -96,10 +94,8 @@ def check_X(X):
             Xa = Xa.astype(np.float64)
     if Xa.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {Xa.shape}")
-    isz = Xa.itemsize
-    s0, s1 = Xa.strides
-    if s0 % isz or s1 % isz:                    # strides not a multiple of the item
-        Xa = np.ascontiguousarray(Xa)
+    if not Xa.flags.aligned:    # pointer or strides not a multiple of the item: the
+        Xa = np.array(Xa, order="K")    # C core would read misaligned (undefined in C)
     return Xa
 
 
@@ -112,6 +108,8 @@ def as_dtype(a, dtype, name, contiguous=False):
         arr = arr.astype(dtype)
     if contiguous and not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    if not arr.flags.aligned:                   # a copy is aligned (ascontiguousarray
+        arr = np.array(arr, order="C" if contiguous else "K")   # keeps the pointer)
     return arr
 
 
@@ -210,7 +208,7 @@ def check_coef(coef, n, k, single, fit_intercept, dtype, name="coef"):
     or (n_coef, k); ValueError naming the shapes otherwise."""
     shape = expected_coef_shape(n, k, single, fit_intercept)
     if type(coef) is np.ndarray and coef.dtype is dtype and coef.shape == shape \
-            and coef.flags.c_contiguous:
+            and coef.flags.c_contiguous and coef.flags.aligned:
         return coef                                   # the common case, no copy
     c = as_dtype(coef, dtype, name, contiguous=True)
     if c.shape != shape:
@@ -241,8 +239,8 @@ def check_rows(rows, m):
     r = r.astype(np.intp, copy=False)
     if lo < 0:
         r = np.where(r < 0, r + m, r)
-    if not r.flags.c_contiguous:
-        r = np.ascontiguousarray(r)
+    if not (r.flags.c_contiguous and r.flags.aligned):
+        r = np.array(r, order="C")
     return r
 
 
@@ -260,6 +258,8 @@ def check_out(out, shape, dtype, others):
         raise ValueError("out must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError("out must be writeable; got a read-only array")
+    if not out.flags.aligned:
+        raise ValueError("out must be aligned (its address a multiple of the item size)")
     for nm, o in others:
         if isinstance(o, np.ndarray) and np.may_share_memory(out, o) \
                 and np.shares_memory(out, o):
