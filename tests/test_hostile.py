@@ -147,6 +147,16 @@ def _readonly(a):
     return a
 
 
+def _unaligned(a):
+    """A copy of a whose data pointer is one byte off its item size's alignment."""
+    a = np.asarray(a)
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    u = buf[1:].view(a.dtype).reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
 def _huge_rows(s):
     """X, y: zero-stride views of 2**33 rows (2.6e10 elements, 24 bytes of memory);
     rows pick indices beyond 2**31 and 2**32: int32 index arithmetic would fail."""
@@ -294,6 +304,14 @@ TABLE = [
     Case("out-is-v", _overlap_v, Raises(ValueError, _all("out", r"\bv\b")), apis=HESSP_APIS),
     Case("out-overlaps-X", _overlap_X, Raises(ValueError, _all("out", r"\bX\b")), apis=OUT_APIS),
     Case("out-nan-filled", _set(out=np.full(N + 1, NAN)), Result(), apis=OUT_APIS),
+    Case("X-unaligned", _as("X", _unaligned), Result()),
+    Case("X-unaligned-F", _as("X", lambda a: _unaligned(a.T).T), Result()),
+    Case("y-unaligned", _as("y", _unaligned), Result()),
+    Case("coef-unaligned", _as("coef", _unaligned), Result()),
+    Case("v-unaligned", _as("v", _unaligned), Result(), apis=HESSP_APIS),
+    Case("sample_weight-unaligned", _as("sample_weight", _unaligned), Result()),
+    Case("rows-unaligned", _set(rows=lambda s: _unaligned(np.array([3, -1, 3], np.intp))), Result()),
+    Case("out-unaligned", _set(out=lambda s: _unaligned(np.zeros(N + 1))), Raises(ValueError, _all("out", "aligned")), apis=OUT_APIS),
     Case("rows-float", _set(rows=np.array([0.0, 2.0])), Raises(TypeError, _all("rows", "float"))),
     Case("rows-float-list", _set(rows=[1.5]), Raises(TypeError, "rows")),
     Case("rows-bool", _set(rows=np.ones(M, bool)), Raises(TypeError, _all("rows", "bool", "flatnonzero"))),
