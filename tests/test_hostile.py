@@ -512,12 +512,12 @@ def test_zero_stride_view_beyond_2_31_elements(backend_):
 
 
 def test_n_threads_10000_starts_few_threads():
-    """n_threads=10000 over 1500 chunks: the thread count of the process stays bounded
+    """n_threads=10000 over 150 chunks: the thread count of the process stays bounded
     (capped at max(64, 4 x cores)); the result is bitwise the n_threads=1 result."""
     skip_if_no_native("native")
     from fastgrad._validation import MAX_THREADS
-    X = as_strided(np.array([0.5]), (10 ** 8, 8), (0, 0))
-    y = as_strided(np.array([0.25]), (10 ** 8,), (0,))
+    X = as_strided(np.array([0.5]), (10 ** 7, 8), (0, 0))      # 152 chunks > MAX_THREADS
+    y = as_strided(np.array([0.25]), (10 ** 7,), (0,))
     coef = np.linspace(-1, 1, 8)
     L1, g1 = fastgrad.value_and_grad(X, y, coef, n_threads=1, backend="native")
     start = len(os.listdir("/proc/self/task"))
