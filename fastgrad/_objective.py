@@ -86,7 +86,7 @@ class Objective:
         X = self._X
         if (rows is None and out is None and type(coef) is np.ndarray
                 and coef.dtype == X.dtype and coef.shape == self._coef_shape
-                and coef.flags.c_contiguous):
+                and coef.flags.c_contiguous and coef.flags.aligned):
             # the training-loop case (scipy passes exactly this): nothing to convert
             out = np.empty(self._coef_shape, dtype=X.dtype)
             nt = self._n_threads if type(self._n_threads) is int else self._threads()
