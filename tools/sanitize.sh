@@ -36,7 +36,8 @@ libasan="$(gcc -print-file-name=libasan.so)"
 libubsan="$(gcc -print-file-name=libubsan.so)"
 echo "== pytest under $libasan"
 log="$work/sanitize.log"
-# reports go to files too: pytest captures fd 2, and a halting report would be lost with it
+# pytest runs with -s: with fd 2 captured, a report that halts the run would be lost;
+# the reports go to files too (log_path), collected below
 reports_dir="$work/reports"
 mkdir -p "$reports_dir"
 set +e
@@ -44,7 +45,7 @@ set +e
     LD_PRELOAD="$libasan $libubsan" \
     ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:exitcode=86:allocator_may_return_null=1:log_path=$reports_dir/asan" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:exitcode=87:log_path=$reports_dir/ubsan" \
-    "$py" -m pytest -q -p no:cacheprovider -rfE "${@:-tests}" 2>&1) | tee "$log"
+    "$py" -m pytest -q -s -p no:cacheprovider -rfE "${@:-tests}" 2>&1) | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 for f in "$reports_dir"/*; do
