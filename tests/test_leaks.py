@@ -42,6 +42,9 @@ TRACED_CALLS = 5_000
 RSS_SLACK = 4 * 2 ** 20           # bytes: allocator noise, not 100,000 of anything
 TRACED_SLACK = 256 * 2 ** 10
 PAGE = os.sysconf("SC_PAGE_SIZE")
+#: under AddressSanitizer (tools/sanitize.sh) freed memory sits in a quarantine of
+#: up to 256 MiB, so RSS grows by design there: only tracemalloc and refcounts count
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
 
 
 def _rss():
@@ -134,7 +137,8 @@ def test_no_leak_over_100000_calls(backend, api):
         f"tracemalloc grew by {traced1 - traced0} bytes over {TRACED_CALLS} calls"
     print(f"{backend} {api}: {calls} calls, RSS {(rss1 - rss0) / 2**10:+.0f} KiB, "
           f"traced {traced1 - traced0:+d} B over the last {TRACED_CALLS}")
-    assert rss1 - rss0 <= RSS_SLACK, f"RSS grew by {(rss1 - rss0) / 2**20:.2f} MiB"
+    assert UNDER_ASAN or rss1 - rss0 <= RSS_SLACK, \
+        f"RSS grew by {(rss1 - rss0) / 2**20:.2f} MiB"
 
 
 def test_the_leak_check_can_fail():
@@ -151,4 +155,4 @@ def test_the_leak_check_can_fail():
     finally:
         tracemalloc.stop()
     assert t1 - t0 > TRACED_SLACK
-    assert _rss() - rss0 > RSS_SLACK
+    assert UNDER_ASAN or _rss() - rss0 > RSS_SLACK
