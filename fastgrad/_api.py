@@ -55,7 +55,7 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     be = resolve(V.check_backend(backend))
     l2 = V.check_l2(l2)
     nt = V.check_n_threads(n_threads)
-    fit_intercept = bool(fit_intercept)
+    fit_intercept = V.check_flag(fit_intercept, "fit_intercept")
     Xa = V.check_X(X)
     m, n = Xa.shape
     dt = Xa.dtype
@@ -79,7 +79,8 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
         if out is None:
             res = np.empty(shape, dtype=dt)
         else:
-            res = V.check_out(out, shape, dt, (("coef", coef), ("v", v)))
+            res = V.check_out(out, shape, dt, (("coef", coef), ("v", v), ("X", X), ("y", y),
+                                               ("sample_weight", sample_weight)))
         out = res if shape is c.shape else res.reshape(c.shape)
     run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
     value = run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad, l2, D, nt)

@@ -213,6 +213,12 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         nt = <int>nchunks
     if nt < 1:
         nt = 1
+    # in the parallel loop only thread 0 checks, after every (check_every / nt)-th
+    # chunk *it* ran: about every check_every chunks of the whole team (a test on the
+    # chunk's index alone left the checks to chance: thread 0 runs ~1/nt of them)
+    cdef Py_ssize_t own_every = check_every // nt if check_every > nt else 1
+    cdef Py_ssize_t own_done = 0
+    cdef Py_ssize_t *own = &own_done
     cdef Py_ssize_t c, c0, c1, s, i
     cdef int tid
     cdef double total_loss = 0.0
@@ -249,10 +255,12 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
                             s = c - c0
                             _one_chunk(f32, &a, c, s, per, nrows, glen, slots, sloss,
                                        work + tid * wlen)
-                            if tid == 0 and (s + 1) % check_every == 0:
-                                with gil:
-                                    if PyErr_CheckSignals() != 0:
-                                        stop[0] = 1
+                            if tid == 0:
+                                own[0] += 1
+                                if own[0] % own_every == 0:
+                                    with gil:
+                                        if PyErr_CheckSignals() != 0:
+                                            stop[0] = 1
                 else:
                     for c in range(c0, c1):
                         s = c - c0

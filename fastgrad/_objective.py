@@ -12,7 +12,7 @@ def _n_classes(y, n_classes):
                 n_classes, (int, np.integer)) or n_classes < 1:
             raise ValueError(f"n_classes must be an integer >= 1; got {n_classes!r}")
         return int(n_classes)
-    ya = np.asarray(y)
+    ya = y if type(y) is np.ndarray else V._asarray(y, "y")
     if ya.ndim != 1:
         return None                               # probabilities: K from y's shape
     if ya.size == 0:
@@ -47,9 +47,9 @@ class Objective:
         self._backend_name = V.check_backend(backend)
         self._run = resolve(self._backend_name).run
         self._l2 = V.check_l2(l2)
-        V.check_n_threads(n_threads)
-        self._n_threads = n_threads
-        self._fit_intercept = bool(fit_intercept)
+        nt = V.check_n_threads(n_threads)         # an int, capped; None resolves per call
+        self._n_threads = None if n_threads is None else nt
+        self._fit_intercept = V.check_flag(fit_intercept, "fit_intercept")
         X = V.check_X(X)
         m, n = X.shape
         if self._loss == "multinomial":
@@ -114,6 +114,7 @@ class Objective:
         if out is None:
             res = np.empty(shape, dtype=self._X.dtype)
         else:
+            others += (("X", self._X), ("y", self._y), ("sample_weight", self._w))
             res = V.check_out(out, shape, self._X.dtype, others)
         return res, (res if shape is c.shape else res.reshape(c.shape))
 
@@ -125,7 +126,7 @@ class Objective:
         X = self._X
         if (rows is None and out is None and type(coef) is np.ndarray
                 and coef.dtype == X.dtype and coef.shape == self._coef_shape
-                and coef.flags.c_contiguous):
+                and coef.flags.c_contiguous and coef.flags.aligned):
             # the training-loop case (scipy passes exactly this): nothing to convert
             out = np.empty(self._coef_shape, dtype=X.dtype)
             nt = self._n_threads if type(self._n_threads) is int else self._threads()

@@ -22,6 +22,11 @@ try:
 except (AttributeError, OSError):  # pragma: no cover - not Linux
     _N_CPUS = os.cpu_count() or 1
 
+#: more threads than this are never started, whatever n_threads says: beyond the
+#: cores they only cost (and thousands of them can exhaust the process's limits);
+#: the result does not depend on the thread count, so capping it is invisible
+MAX_THREADS = max(64, 4 * _N_CPUS)
+
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _F32, _F64 = _FLOATS
 _INF = float("inf")
@@ -29,7 +34,7 @@ _INF = float("inf")
 
 def _choice(value, valid, name):
     if isinstance(value, str) and value in valid:
-        return value
+        return valid[valid.index(value)]        # the plain str (not a np.str_)
     raise ValueError(f"{name}={value!r} is not valid; expected one of "
                      f"{', '.join(map(repr, valid))}")
 
@@ -44,6 +49,14 @@ def check_reduction(reduction):
 
 def check_backend(backend):
     return _choice(backend, BACKENDS, "backend")
+
+
+def _asarray(a, name):
+    """np.asarray(a), with NumPy's own errors (ragged nesting, ...) naming the argument."""
+    try:
+        return np.asarray(a)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{name} could not be converted to a numeric array: {exc}") from None
 
 
 def _real_dtype_or_raise(a, name):
@@ -61,12 +74,10 @@ def check_X(X):
     if hasattr(X, "tocsr"):             # scipy.sparse (any format) or convertible to it
         from ._sparse import as_csr
         return as_csr(X)                    # a fastgrad._sparse.CSR, not an ndarray
-    Xa = X if type(X) is np.ndarray else np.asarray(X)
+    Xa = X if type(X) is np.ndarray else _asarray(X, "X")
     dt = Xa.dtype
     if (dt is _F64 or dt is _F32) and Xa.ndim == 2:       # the common case
-        isz = dt.itemsize
-        s0, s1 = Xa.strides
-        if not (s0 % isz or s1 % isz):
+        if Xa.flags.aligned:          # data pointer and strides multiples of the item
             return Xa
     if dt not in _FLOATS:
         _real_dtype_or_raise(Xa, "X")
@@ -81,22 +92,22 @@ def check_X(X):
             Xa = Xa.astype(np.float64)
     if Xa.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got shape {Xa.shape}")
-    isz = Xa.itemsize
-    s0, s1 = Xa.strides
-    if s0 % isz or s1 % isz:                    # strides not a multiple of the item
-        Xa = np.ascontiguousarray(Xa)
+    if not Xa.flags.aligned:    # pointer or strides not a multiple of the item: the
+        Xa = np.array(Xa, order="K")    # C core would read misaligned (undefined in C)
     return Xa
 
 
 def as_dtype(a, dtype, name, contiguous=False):
     """a converted to dtype (real numbers only); copies only when it must."""
-    arr = a if type(a) is np.ndarray else np.asarray(a)
+    arr = a if type(a) is np.ndarray else _asarray(a, name)
     if arr.dtype is not dtype and arr.dtype != dtype:
         if arr.dtype.kind not in "fiub":
             _real_dtype_or_raise(arr, name)
         arr = arr.astype(dtype)
     if contiguous and not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    if not arr.flags.aligned:                   # a copy is aligned (ascontiguousarray
+        arr = np.array(arr, order="C" if contiguous else "K")   # keeps the pointer)
     return arr
 
 
@@ -151,7 +162,7 @@ def check_multinomial_y(y, m, n_classes, dtype, rows=None):
     ``n_classes``: K for labels (from coef, or the Objective's n_classes), or
     None (only allowed with probabilities).  With ``rows`` only the rows a call
     uses are checked.  Returns (y, K)."""
-    ya = y if type(y) is np.ndarray else np.asarray(y)
+    ya = y if type(y) is np.ndarray else _asarray(y, "y")
     if ya.ndim == 1:
         if ya.shape[0] != m:
             raise ValueError(f"y has {ya.shape[0]} labels but X has {m} rows "
@@ -241,18 +252,27 @@ def check_l2(l2):
     return val
 
 
+def check_flag(value, name):
+    """True or False (also np.bool_ and the integers 0 and 1); ValueError otherwise."""
+    if value is True or value is False:
+        return value
+    if isinstance(value, (np.bool_, numbers.Integral)) and value in (0, 1):
+        return bool(value)
+    raise ValueError(f"{name} must be True or False; got {value!r}")
+
+
 def check_n_threads(n_threads):
     """None: the cores available (OMP_NUM_THREADS, threadpoolctl); else an int >= 1."""
     if n_threads is None:
         t = omp_max_threads()
         return t if 1 <= t <= _N_CPUS else (1 if t < 1 else _N_CPUS)
-    if type(n_threads) is int and n_threads >= 1:
+    if type(n_threads) is int and 1 <= n_threads <= MAX_THREADS:
         return n_threads
     if isinstance(n_threads, (bool, np.bool_)) or not isinstance(n_threads, numbers.Integral):
         raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
     if n_threads < 1:
         raise ValueError(f"n_threads must be None or an integer >= 1; got {n_threads!r}")
-    return int(n_threads)
+    return min(int(n_threads), MAX_THREADS)
 
 
 def expected_coef_shape(n, k, single, fit_intercept):
@@ -266,7 +286,7 @@ def check_coef(coef, n, k, single, fit_intercept, dtype, name="coef"):
     scipy.optimize passes it); ValueError naming the shapes otherwise."""
     shape = expected_coef_shape(n, k, single, fit_intercept)
     if type(coef) is np.ndarray and coef.dtype is dtype and coef.shape == shape \
-            and coef.flags.c_contiguous:
+            and coef.flags.c_contiguous and coef.flags.aligned:
         return coef                                   # the common case, no copy
     c = as_dtype(coef, dtype, name, contiguous=True)
     if c.ndim == 1 and len(shape) == 2 and c.shape[0] == shape[0] * shape[1]:
@@ -284,7 +304,7 @@ def check_rows(rows, m):
     """rows as intp indices in [0, m) (negatives counted from the end), or None."""
     if rows is None:
         return None
-    r = rows if type(rows) is np.ndarray else np.asarray(rows)
+    r = rows if type(rows) is np.ndarray else _asarray(rows, "rows")
     if r.ndim != 1:
         raise ValueError(f"rows must be a 1-D array of row indices; got shape {r.shape}")
     if r.size == 0:
@@ -299,14 +319,14 @@ def check_rows(rows, m):
     r = r.astype(np.intp, copy=False)
     if lo < 0:
         r = np.where(r < 0, r + m, r)
-    if not r.flags.c_contiguous:
-        r = np.ascontiguousarray(r)
+    if not (r.flags.c_contiguous and r.flags.aligned):
+        r = np.array(r, order="C")
     return r
 
 
 def check_out(out, shape, dtype, others):
     """out must be a writeable C-contiguous array of coef's shape and X's dtype,
-    sharing no memory with coef or v (``others``: the caller's original arrays)."""
+    sharing no memory with coef, v or the data (``others``: (name, array) pairs)."""
     if not isinstance(out, np.ndarray):
         raise ValueError(f"out must be a numpy array of shape {shape} and dtype {dtype}; "
                          f"got {type(out).__name__}")
@@ -318,6 +338,8 @@ def check_out(out, shape, dtype, others):
         raise ValueError("out must be C-contiguous")
     if not out.flags.writeable:
         raise ValueError("out must be writeable; got a read-only array")
+    if not out.flags.aligned:
+        raise ValueError("out must be aligned (its address a multiple of the item size)")
     for nm, o in others:
         if isinstance(o, np.ndarray) and np.may_share_memory(out, o) \
                 and np.shares_memory(out, o):

@@ -61,6 +61,16 @@ size_t fg_work_size(const fg_args *a)
 /* 0: loss and gradient, 1: loss only, 2: Hessian-vector product */
 FG_INLINE int fg_mode(const fg_args *a) { return a->hess ? 2 : (a->want_grad ? 0 : 1); }
 
+/* The paths fg_chunk dispatches to are functions of their own, each compiled
+ * for every target of FG_CLONES: one function holding them all took GCC
+ * minutes to compile (its passes grow faster than linearly with the size of
+ * a function); a call per chunk costs nothing. */
+#if defined(__GNUC__)
+#define FG_PATH static FG_CLONES __attribute__((noinline))
+#else
+#define FG_PATH static
+#endif
+
 /* ---- the loops, once per dtype ------------------------------------------ */
 #define T double
 #define SFX _f64

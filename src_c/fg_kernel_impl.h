@@ -464,7 +464,7 @@ FG_INLINE void FN(mn_axpys)(const T *const *p, const fg_v4d *dv, ptrdiff_t n, pt
     }
 }
 
-FG_INLINE double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                              double *FG_RESTRICT g, double *work)
 {
     const ptrdiff_t n = a->n, k = a->k, kp = (k + 3) & ~(ptrdiff_t)3, kv = kp / 4;
@@ -555,7 +555,7 @@ FG_INLINE double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 }
 #endif
 
-FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+FG_PATH double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                                  double *FG_RESTRICT g, double *work)
 {
 #if FG_HAVE_VECEXT
@@ -573,7 +573,7 @@ FG_INLINE double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 }
 
 /* ---- row path: several outputs, one row at a time ----------------------- */
-FG_INLINE double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                              double *FG_RESTRICT g, double *work)
 {
     const ptrdiff_t n = a->n, k = a->k;
@@ -695,7 +695,7 @@ FG_INLINE void FN(col_matvec)(const fg_args *a, const T *c, const T *c0, ptrdiff
         FN(col_axpy1)(z, FN(col_seg)(a, f, b0, nb, xb), (double)c[f * k + j], nb);
 }
 
-FG_INLINE double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                           double *FG_RESTRICT g, double *work)
 {
     const ptrdiff_t n = a->n, k = a->k, B = a->block;

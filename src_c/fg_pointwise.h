@@ -151,7 +151,13 @@ FG_INLINE void pw_logistic(const int HAS_W, const int WANT_D, ptrdiff_t nb,
  * z, t, y, w: contiguous doubles (w NULL: all ones); lb: nb doubles of scratch.
  * One loop per case, so each vectorises.
  */
-FG_INLINE double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RESTRICT z,
+/* one function (compiled for every FG_CLONES target), not inlined: it is
+ * called once per block of rows, and a copy inlined at each of the kernels'
+ * call sites made the build take minutes */
+#if defined(__GNUC__)
+__attribute__((noinline, unused))
+#endif
+static FG_CLONES double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RESTRICT z,
                           const double *FG_RESTRICT t, const double *FG_RESTRICT y,
                           const double *FG_RESTRICT w, double *FG_RESTRICT d,
                           double *FG_RESTRICT lb)
@@ -186,11 +192,17 @@ FG_INLINE double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RES
         return 0.0;
     }
     if (loss == FG_SQUARED) {
-        if (mode == 1) {
+        if (mode == 1 && w) {
 #pragma omp simd reduction(+ : acc)
             for (ptrdiff_t b = 0; b < nb; b++) {
                 double r = z[b] - y[b];
-                acc += 0.5 * r * r * (w ? w[b] : 1.0);
+                acc += 0.5 * r * r * w[b];
+            }
+        } else if (mode == 1) {
+#pragma omp simd reduction(+ : acc)
+            for (ptrdiff_t b = 0; b < nb; b++) {
+                double r = z[b] - y[b];
+                acc += 0.5 * r * r;
             }
         } else if (w) {
 #pragma omp simd reduction(+ : acc)

@@ -242,8 +242,10 @@ def reference(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=
         Z = Xd @ C
         ell, d, _ = pointwise(loss, Z, Y)
         W = w[:, None]
-        L = float(np.sum(W * ell) / D + 0.5 * l2 * np.sum((mask * C) ** 2))
-        G = Xd.T @ (W * d) / D + l2 * mask * C
+        # the intercept is not penalised: left out (0 * inf would be NaN), not times 0
+        pen = np.where(mask > 0, C, 0.0)
+        L = float(np.sum(W * ell) / D + 0.5 * l2 * np.sum(pen ** 2))
+        G = Xd.T @ (W * d) / D + l2 * pen
         # condition scales: what rounding in z, l, l' and the sums can cost
         absX = np.abs(Xd)
         zmag = absX @ np.abs(C) + np.abs(Y)
@@ -268,7 +270,7 @@ def reference_hessp(X, y, coef, v, *, loss="squared", fit_intercept=False,
     with np.errstate(all="ignore"):
         _, _, h = pointwise(loss, Xd @ C, Y)
         W = w[:, None]
-        Hv = Xd.T @ (W * h * (Xd @ V)) / D + l2 * mask * V
+        Hv = Xd.T @ (W * h * (Xd @ V)) / D + l2 * np.where(mask > 0, V, 0.0)
         absX = np.abs(Xd)
         # h itself carries the rounding of z for the logistic loss (|h'| <= 0.1)
         hmag = h + (0.0 if loss == "squared" else 0.1 * (absX @ np.abs(C)))
