@@ -75,13 +75,14 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
     res = None
     if want_grad:
         # the result has coef's shape: flat when coef came flat (scipy.optimize)
-        shape = c.shape if c is coef or c.ndim == np.ndim(coef) else (c.size,)
+        flat = c is not coef and c.ndim != np.ndim(coef)
+        shape = (c.size,) if flat else c.shape
         if out is None:
             res = np.empty(shape, dtype=dt)
         else:
             res = V.check_out(out, shape, dt, (("coef", coef), ("v", v), ("X", X), ("y", y),
                                                ("sample_weight", sample_weight)))
-        out = res if shape is c.shape else res.reshape(c.shape)
+        out = res.reshape(c.shape) if flat else res
     run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
     value = run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad, l2, D, nt)
     return value, res

@@ -110,13 +110,14 @@ class Objective:
     def _out(self, out, c, coef, others):
         """(result, the (n_coef[, k]) view of it the backend fills): the result
         has coef's shape, flat when coef came flat (as scipy.optimize passes it)."""
-        shape = c.shape if c is coef or c.ndim == np.ndim(coef) else (c.size,)
+        flat = c is not coef and c.ndim != np.ndim(coef)
+        shape = (c.size,) if flat else c.shape
         if out is None:
             res = np.empty(shape, dtype=self._X.dtype)
         else:
             others += (("X", self._X), ("y", self._y), ("sample_weight", self._w))
             res = V.check_out(out, shape, self._X.dtype, others)
-        return res, (res if shape is c.shape else res.reshape(c.shape))
+        return res, (res.reshape(c.shape) if flat else res)
 
     def _threads(self):
         return V.check_n_threads(self._n_threads)

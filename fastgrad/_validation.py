@@ -33,6 +33,8 @@ _INF = float("inf")
 
 
 def _choice(value, valid, name):
+    if type(value) is str and value in valid:         # the common case
+        return value
     if isinstance(value, str) and value in valid:
         return valid[valid.index(value)]        # the plain str (not a np.str_)
     raise ValueError(f"{name}={value!r} is not valid; expected one of "
