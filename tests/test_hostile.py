@@ -9,10 +9,10 @@ the five methods of ``Objective``) on both backends, and every argument,
 ``out`` included, must be unchanged afterwards (compared by hashing its bytes,
 dtype, shape and strides before and after).
 
-The table is keyed by ``kind``: only ``"dense"`` rows exist so far.  Rows for
-sparse X (``kind="sparse"``) and for the multinomial loss
-(``kind="multinomial"``) are added to the same list with their own builders;
-``_base`` is the only place that knows how to make a kind's clean problem.
+The table is keyed by ``kind``: ``"dense"``, ``"sparse"`` (X a CSR matrix:
+the clean call, keywords and malformed structures) and ``"multinomial"`` (the
+loss's error row of API.md: labels, probabilities, coef); ``_base`` is the only
+place that knows how to make a kind's clean problem.
 
 The error table of API.md is covered row by row here (one representative each,
 marked "API.md" in the comments); tests/test_errors.py holds the finer variants
@@ -52,7 +52,20 @@ def _all(*words):
 
 
 def _base(kind, loss="squared"):
-    if kind != "dense":                     # sparse / multinomial: their own builders
+    if kind == "sparse":                    # the dense problem with X as a CSR matrix
+        sp = pytest.importorskip("scipy.sparse")
+        s = _base("dense", loss)
+        s["X"] = sp.csr_matrix(s["X"])
+        return s
+    if kind == "multinomial":               # 3 classes, labels; coef (N + 1, 3)
+        rng = np.random.default_rng(701)
+        return dict(X=rng.standard_normal((M, N)), y=rng.integers(0, 3, M),
+                    coef=0.5 * rng.standard_normal((N + 1, 3)),
+                    v=np.linspace(-1.0, 1.0, 3 * (N + 1)).reshape(N + 1, 3), buffers=[],
+                    kw=dict(loss="multinomial", fit_intercept=True,
+                            sample_weight=rng.uniform(0.5, 1.5, M), l2=0.1),
+                    call=dict(rows=None, out=None))
+    if kind != "dense":
         raise NotImplementedError(kind)
     rng = np.random.default_rng(700)
     X = rng.standard_normal((M, N))
@@ -220,8 +233,8 @@ TABLE = [
          loss="logistic"),
     Case("logistic-y-below-0", _put("y", 3, -0.5), Raises(ValueError, _all(r"\by\b", "-0.5")),
          loss="logistic"),
-    # (multinomial rows: labels outside [0, K), probabilities not summing to 1, ...
-    #  go here with kind="multinomial" once that loss exists)
+    # (multinomial rows: labels outside [0, K), probabilities not summing to 1,
+    #  ... are the kind="multinomial" rows below)
     Case("mean-all-weights-zero", _set(sample_weight=np.zeros(M)), Raises(ValueError, "weight")),
     Case("mean-no-rows", _set(rows=np.array([], dtype=np.intp)), Raises(ValueError, "rows")),
     Case("sum-no-rows", _set(rows=np.array([], dtype=np.intp), reduction="sum"), Result()),
@@ -438,6 +451,99 @@ def _close(got, exp, scale, rtol, dtype):
     else:
         np.testing.assert_allclose(g64[fin], exp[fin], rtol=10 * rtol,
                                    atol=rtol * float(np.max(np.abs(exp[fin]), initial=0.0)))
+
+
+def _csr_part(part, fn):
+    """A builder that replaces X's CSR with a copy whose ``part`` (data, indices,
+    indptr) is fn(part): a malformed or special matrix."""
+    def build(s):
+        X = s["X"].copy()
+        setattr(X, part, fn(getattr(X, part).copy()))
+        s["X"] = X
+        return s
+    return build
+
+
+def _sparse_ref(s):
+    """The reference on the dense values of a CSR X."""
+    X = s["X"]
+    kw = {k: v for k, v in s["kw"].items() if k in ("loss", "fit_intercept", "l2",
+                                                    "reduction", "sample_weight")}
+    rows = s["call"]["rows"]
+    if rows is not None:
+        kw["rows"] = np.asarray(rows)
+    return X.toarray().astype(np.float64), s["y"], s["coef"], s["v"], kw
+
+
+def _decreasing(ip):
+    ip[3] = ip[5] + 1
+    return ip
+
+
+def _index_out_of_range(ix):
+    ix[4] = N + 6
+    return ix
+
+
+def _negative_index(ix):
+    ix[2] = -1
+    return ix
+
+
+def _nan_data(d):
+    d[2] = NAN
+    return d
+
+
+SPARSE = dict(kind="sparse", ref=_sparse_ref)
+TABLE += [
+    # --- sparse X (CSR): the clean call, keywords, malformed structures ----------
+    Case("csr-clean", _set(), Result(), **SPARSE),
+    Case("csr-rows-dup-negative", _set(rows=np.array([1, -1, 1, 6])), Result(), **SPARSE),
+    Case("csr-out", _set(out=lambda s: np.full(N + 1, NAN)), Result(),
+         apis=OUT_APIS, **SPARSE),
+    Case("csr-logistic-y-above-1", _put("y", 3, 1.5), Raises(ValueError, _all(r"\by\b", "1.5")),
+         loss="logistic", kind="sparse"),
+    Case("csr-indptr-decreasing", _csr_part("indptr", _decreasing),
+         Raises(ValueError, _all("X", "indptr", "row 3")), kind="sparse"),
+    Case("csr-indptr-short", _csr_part("indptr", lambda ip: ip[:-1]),
+         Raises(ValueError, _all("X", "indptr", "length")), kind="sparse"),
+    Case("csr-index-out-of-range", _csr_part("indices", _index_out_of_range),
+         Raises(ValueError, _all("X", "column index", str(N + 6))), kind="sparse"),
+    Case("csr-index-negative", _csr_part("indices", _negative_index),
+         Raises(ValueError, _all("X", "column index", "-1")), kind="sparse"),
+    Case("csr-data-nan", _csr_part("data", _nan_data), PROPAGATES,
+         obj_expect=Raises(ValueError, _all(r"\bX\b", "NaN or inf", r"data\[2\]")), **SPARSE),
+    Case("csr-complex", _set(X=lambda s: s["X"].astype(np.complex128)),
+         Raises(TypeError, _all("X", "complex")), kind="sparse"),
+    Case("csr-coef-long", _set(coef=lambda s: np.zeros(N + 2)),
+         Raises(ValueError, _all("coef", "shape")), kind="sparse"),
+    Case("csr-y-short", _set(y=lambda s: s["y"][:-1]), Raises(ValueError, r"\by\b"),
+         kind="sparse"),
+    # --- the multinomial loss (API.md's row): labels, probabilities, coef ---------
+    Case("mn-label-too-large", _put("y", 2, 3),
+         Raises(ValueError, _all(r"\by\b", "label 3", r"\[0, 3\)")), kind="multinomial",
+         # Objective infers 4 classes from the labels: then coef has the wrong shape
+         obj_expect=Raises(ValueError, _all("coef", "shape", r"\(4, 4\)"))),
+    Case("mn-label-negative", _put("y", 2, -1), Raises(ValueError, _all(r"\by\b", "-1")),
+         kind="multinomial"),
+    Case("mn-label-fraction", _set(y=lambda s: s["y"] + 0.5),
+         Raises(ValueError, _all(r"\by\b", "integer")), kind="multinomial"),
+    Case("mn-label-nan", _set(y=lambda s: np.where(s["y"] == s["y"][0], NAN, s["y"])),
+         Raises(ValueError, _all(r"\by\b", "integer")), kind="multinomial"),
+    Case("mn-label-strings", _set(y=lambda s: s["y"].astype(str)),
+         Raises(TypeError, _all(r"\by\b", "dtype")), kind="multinomial"),
+    Case("mn-proba-not-summing-to-1", _set(y=lambda s: np.full((M, 3), 0.3)),
+         Raises(ValueError, _all(r"\by\b", "sum to 1", "row 0")), kind="multinomial"),
+    Case("mn-proba-negative", _set(y=lambda s: np.tile([1.5, -0.5, 0.0], (M, 1))),
+         Raises(ValueError, _all(r"\by\b", "non-negative")), kind="multinomial"),
+    Case("mn-proba-wrong-classes", _set(y=lambda s: np.full((M, 4), 0.25)),
+         Raises(ValueError, _all("coef", "shape")), kind="multinomial"),
+    Case("mn-coef-1d", _set(coef=lambda s: np.zeros(N + 1)),
+         Raises(ValueError, _all("coef", "2-D")), apis=FN_APIS, kind="multinomial"),
+    Case("mn-y-3d", _set(y=lambda s: np.zeros((M, 3, 1))),
+         Raises(ValueError, _all(r"\by\b", "shape")), kind="multinomial"),
+]
 
 
 def _pairs():
