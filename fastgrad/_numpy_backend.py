@@ -79,6 +79,19 @@ def _block(loss, hess, z, t, yb, wb):
     return float(np.sum(wb * lb)), wb * d
 
 
+def _finish(g, gb, total, out, base, fit_intercept, hess, want_grad, l2, denom):
+    """out = g / D + l2 base (the intercept row: gb / D, unpenalised); the loss
+    total / D + l2/2 |coef[:n]|^2 (0 for hess, where base is v)."""
+    inv = 1.0 / denom
+    if want_grad or hess:
+        res = np.concatenate([g * inv + l2 * base, (gb * inv)[None, :]]) if fit_intercept \
+            else g * inv + l2 * base
+        out.reshape(res.shape)[...] = res
+    if hess:
+        return 0.0
+    return total * inv + 0.5 * l2 * float(np.sum(base * base))
+
+
 def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
         n_threads=1):
     """Same contract as ``fastgrad._native.run``; returns the loss, fills ``out``.
@@ -116,15 +129,8 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
                 g += Xb.T @ d
                 gb += d.sum(axis=0)
 
-        inv = 1.0 / denom
-        if want_grad or hess:
-            base = V if hess else W
-            res = np.concatenate([g * inv + l2 * base, (gb * inv)[None, :]]) if fit_intercept \
-                else g * inv + l2 * base
-            out.reshape(res.shape)[...] = res
-        if hess:
-            return 0.0
-        return total * inv + 0.5 * l2 * float(np.sum(W * W))
+        return _finish(g, gb, total, out, V if hess else W, fit_intercept, hess,
+                       want_grad, l2, denom)
 
 
 def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
@@ -184,12 +190,5 @@ def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l
                     g[:, j] += np.bincount(c, weights=x * d[r, j], minlength=n)
                 gb += d.sum(axis=0)
 
-        inv = 1.0 / denom
-        if want_grad or hess:
-            base = V if hess else W
-            res = np.concatenate([g * inv + l2 * base, (gb * inv)[None, :]]) if fit_intercept \
-                else g * inv + l2 * base
-            out.reshape(res.shape)[...] = res
-        if hess:
-            return 0.0
-        return total * inv + 0.5 * l2 * float(np.sum(W * W))
+        return _finish(g, gb, total, out, V if hess else W, fit_intercept, hess,
+                       want_grad, l2, denom)
