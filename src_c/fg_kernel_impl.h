@@ -342,8 +342,9 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
  * load of coef serves the 4 rows); the softmax step runs per row over kp;
  * then gp[f][:] += sum_r x_r[f] d_r[:] with the 4 rows' d in registers, while
  * the rows are still in L1.  gp is added into g at the end of the chunk. */
-FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdiff_t n,
-                          ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT zo)
+FG_INLINE void FN(mn_dot)(const T *const *p, const ptrdiff_t xs, const fg_v4d *FG_RESTRICT cp,
+                          ptrdiff_t n, ptrdiff_t kv, ptrdiff_t q0, const int TJ,
+                          fg_v4d *FG_RESTRICT zo)
 {
     /* TJ = 3: 12 accumulators + 3 of coef + 1 broadcast; TJ = 2: 8
      * accumulators; TJ = 1: two sets of 4 (even and odd f), so that at least 8
@@ -359,10 +360,10 @@ FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdi
         for (; f + 2 <= n; f += 2) {
             for (int h = 0; h < 2; h++) {
                 const fg_v4d cj = cp[(f + h) * kv + q0];
-                s[h][0][0] += (double)p0[f + h] * cj;
-                s[h][1][0] += (double)p1[f + h] * cj;
-                s[h][2][0] += (double)p2[f + h] * cj;
-                s[h][3][0] += (double)p3[f + h] * cj;
+                s[h][0][0] += (double)p0[(f + h) * xs] * cj;
+                s[h][1][0] += (double)p1[(f + h) * xs] * cj;
+                s[h][2][0] += (double)p2[(f + h) * xs] * cj;
+                s[h][3][0] += (double)p3[(f + h) * xs] * cj;
             }
         }
     }
@@ -373,13 +374,13 @@ FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdi
         for (; f < n; f++) {
             const fg_v4d *c = cp + f * kv + q0;
             const fg_v4d c0 = c[0], c1 = c[1], c2 = c[2];
-            double x = (double)p0[f];
+            double x = (double)p0[f * xs];
             a[0][0] += x * c0; a[0][1] += x * c1; a[0][2] += x * c2;
-            x = (double)p1[f];
+            x = (double)p1[f * xs];
             a[1][0] += x * c0; a[1][1] += x * c1; a[1][2] += x * c2;
-            x = (double)p2[f];
+            x = (double)p2[f * xs];
             a[2][0] += x * c0; a[2][1] += x * c1; a[2][2] += x * c2;
-            x = (double)p3[f];
+            x = (double)p3[f * xs];
             a[3][0] += x * c0; a[3][1] += x * c1; a[3][2] += x * c2;
         }
         for (int r = 0; r < 4; r++)
@@ -388,8 +389,8 @@ FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdi
     }
     for (; f < n; f++) {
         const fg_v4d *c = cp + f * kv + q0;
-        const double x0 = (double)p0[f], x1 = (double)p1[f];
-        const double x2 = (double)p2[f], x3 = (double)p3[f];
+        const double x0 = (double)p0[f * xs], x1 = (double)p1[f * xs];
+        const double x2 = (double)p2[f * xs], x3 = (double)p3[f * xs];
         for (int j = 0; j < TJ; j++) {
             const fg_v4d cj = c[j];
             s[0][0][j] += x0 * cj;
@@ -402,8 +403,9 @@ FG_INLINE void FN(mn_dot)(const T *const *p, const fg_v4d *FG_RESTRICT cp, ptrdi
         for (int j = 0; j < TJ; j++) zo[r * kv + q0 + j] += s[0][r][j] + s[1][r][j];
 }
 
-FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrdiff_t n,
-                           ptrdiff_t kv, ptrdiff_t q0, const int TJ, fg_v4d *FG_RESTRICT gp)
+FG_INLINE void FN(mn_axpy)(const T *const *p, const ptrdiff_t xs, const fg_v4d *FG_RESTRICT dv,
+                           ptrdiff_t n, ptrdiff_t kv, ptrdiff_t q0, const int TJ,
+                           fg_v4d *FG_RESTRICT gp)
 {
     const T *p0 = p[0], *p1 = p[1], *p2 = p[2], *p3 = p[3];
     if (TJ == 3) {
@@ -414,13 +416,13 @@ FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrd
         for (ptrdiff_t f = 0; f < n; f++) {
             fg_v4d *gf = gp + f * kv + q0;
             fg_v4d g0 = gf[0], g1 = gf[1], g2 = gf[2];
-            double x = (double)p0[f];
+            double x = (double)p0[f * xs];
             g0 += x * e[0][0]; g1 += x * e[0][1]; g2 += x * e[0][2];
-            x = (double)p1[f];
+            x = (double)p1[f * xs];
             g0 += x * e[1][0]; g1 += x * e[1][1]; g2 += x * e[1][2];
-            x = (double)p2[f];
+            x = (double)p2[f * xs];
             g0 += x * e[2][0]; g1 += x * e[2][1]; g2 += x * e[2][2];
-            x = (double)p3[f];
+            x = (double)p3[f * xs];
             g0 += x * e[3][0]; g1 += x * e[3][1]; g2 += x * e[3][2];
             gf[0] = g0; gf[1] = g1; gf[2] = g2;
         }
@@ -431,8 +433,8 @@ FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrd
         for (int j = 0; j < TJ; j++) d[r][j] = dv[r * kv + q0 + j];
     for (ptrdiff_t f = 0; f < n; f++) {
         fg_v4d *gf = gp + f * kv + q0;
-        const double x0 = (double)p0[f], x1 = (double)p1[f];
-        const double x2 = (double)p2[f], x3 = (double)p3[f];
+        const double x0 = (double)p0[f * xs], x1 = (double)p1[f * xs];
+        const double x2 = (double)p2[f * xs], x3 = (double)p3[f * xs];
         for (int j = 0; j < TJ; j++)
             gf[j] += x0 * d[0][j] + x1 * d[1][j] + x2 * d[2][j] + x3 * d[3][j];
     }
@@ -440,27 +442,27 @@ FG_INLINE void FN(mn_axpy)(const T *const *p, const fg_v4d *FG_RESTRICT dv, ptrd
 
 /* tiles of 3 vectors (12 classes) over the kv vectors of classes, then 2 or 1
  * (4 = 2 + 2) */
-FG_INLINE void FN(mn_dots)(const T *const *p, const fg_v4d *cp, ptrdiff_t n, ptrdiff_t kv,
-                           fg_v4d *zo)
+FG_INLINE void FN(mn_dots)(const T *const *p, const ptrdiff_t xs, const fg_v4d *cp,
+                           ptrdiff_t n, ptrdiff_t kv, fg_v4d *zo)
 {
     ptrdiff_t q = 0;
     while (q < kv) {
         const ptrdiff_t rem = kv - q;
-        if (rem == 1) { FN(mn_dot)(p, cp, n, kv, q, 1, zo); q += 1; }
-        else if (rem == 2 || rem == 4) { FN(mn_dot)(p, cp, n, kv, q, 2, zo); q += 2; }
-        else { FN(mn_dot)(p, cp, n, kv, q, 3, zo); q += 3; }
+        if (rem == 1) { FN(mn_dot)(p, xs, cp, n, kv, q, 1, zo); q += 1; }
+        else if (rem == 2 || rem == 4) { FN(mn_dot)(p, xs, cp, n, kv, q, 2, zo); q += 2; }
+        else { FN(mn_dot)(p, xs, cp, n, kv, q, 3, zo); q += 3; }
     }
 }
 
-FG_INLINE void FN(mn_axpys)(const T *const *p, const fg_v4d *dv, ptrdiff_t n, ptrdiff_t kv,
-                            fg_v4d *gp)
+FG_INLINE void FN(mn_axpys)(const T *const *p, const ptrdiff_t xs, const fg_v4d *dv,
+                            ptrdiff_t n, ptrdiff_t kv, fg_v4d *gp)
 {
     ptrdiff_t q = 0;
     while (q < kv) {
         const ptrdiff_t rem = kv - q;
-        if (rem == 1) { FN(mn_axpy)(p, dv, n, kv, q, 1, gp); q += 1; }
-        else if (rem == 2 || rem == 4) { FN(mn_axpy)(p, dv, n, kv, q, 2, gp); q += 2; }
-        else { FN(mn_axpy)(p, dv, n, kv, q, 3, gp); q += 3; }
+        if (rem == 1) { FN(mn_axpy)(p, xs, dv, n, kv, q, 1, gp); q += 1; }
+        else if (rem == 2 || rem == 4) { FN(mn_axpy)(p, xs, dv, n, kv, q, 2, gp); q += 2; }
+        else { FN(mn_axpy)(p, xs, dv, n, kv, q, 3, gp); q += 3; }
     }
 }
 
@@ -470,13 +472,13 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const ptrdiff_t n = a->n, k = a->k, kp = (k + 3) & ~(ptrdiff_t)3, kv = kp / 4;
     const int mode = fg_mode(a);
     const ptrdiff_t *rows = a->rows;
+    const int unit = a->sc == 1;
     /* work, aligned for the vector type (fg_work_size has the slack) */
     double *base = (double *)(((uintptr_t)work + 31) & ~(uintptr_t)31);
     fg_v4d *cp = (fg_v4d *)base, *vp = cp + n * kv, *gp = vp + n * kv;
     fg_v4d *ip = gp + n * kv, *vip = ip + kv;
     fg_v4d *zb = vip + kv, *tb = zb + 4 * kv, *db = tb + 4 * kv;
     double *eb = (double *)(db + 4 * kv), *yb = eb + 4 * kp;
-    T *buf = (T *)(yb + 4 * kp);
     double *cpd = (double *)cp, *vpd = (double *)vp, *gpd = (double *)gp;
     double *ipd = (double *)ip, *vipd = (double *)vip;
     const T *coef = (const T *)a->coef, *v = (const T *)a->v;
@@ -503,7 +505,8 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     for (ptrdiff_t i = r0; i < r1; i += 4) {
         const int nr = r1 - i < 4 ? (int)(r1 - i) : 4;
         const T *p[4];
-        for (int r = 0; r < 4; r++) p[r] = FN(row_ptr)(a, i + (r < nr ? r : 0), n, buf + r * n);
+        for (int r = 0; r < 4; r++)   /* no gather: the kernels step by a->sc */
+            p[r] = (const T *)a->X + (rows ? rows[i + (r < nr ? r : 0)] : i + (r < nr ? r : 0)) * a->sr;
         if (rows && i + 8 <= r1 && a->sc == 1) {  /* random rows: the next four early */
             for (int q = 4; q < 8; q++) {
                 const char *nx = (const char *)((const T *)a->X + rows[i + q] * a->sr);
@@ -522,8 +525,13 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 zb[r * kv + q] = ip[q];
                 tb[r * kv + q] = vip[q];
             }
-        FN(mn_dots)(p, cp, n, kv, zb);
-        if (mode == 2) FN(mn_dots)(p, vp, n, kv, tb);
+        if (unit) {             /* rows contiguous: the stride a constant 1 */
+            FN(mn_dots)(p, 1, cp, n, kv, zb);
+            if (mode == 2) FN(mn_dots)(p, 1, vp, n, kv, tb);
+        } else {
+            FN(mn_dots)(p, a->sc, cp, n, kv, zb);
+            if (mode == 2) FN(mn_dots)(p, a->sc, vp, n, kv, tb);
+        }
         for (int r = 0; r < 4; r++) {
             double *dr = dd + r * kp;
             if (r >= nr) {
@@ -546,7 +554,8 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         if (mode == 1) continue;
         for (int r = 0; r < nr; r++)
             for (ptrdiff_t j = 0; j < k; j++) gi[j] += dd[r * kp + j];
-        FN(mn_axpys)(p, db, n, kv, gp);
+        if (unit) FN(mn_axpys)(p, 1, db, n, kv, gp);
+        else FN(mn_axpys)(p, a->sc, db, n, kv, gp);
     }
     if (mode != 1)
         for (ptrdiff_t f = 0; f < n; f++)
