@@ -50,7 +50,8 @@ size_t fg_work_size(const fg_args *a)
     size_t col = (3 * (size_t)a->k + 7) * (size_t)a->block + 2 * kk;
     if (a->loss == FG_MULTINOMIAL) {
         /* the multinomial row path: padded copies of coef, v and the gradient
-         * (n x kp each), padded intercepts, 5 row buffers of 4 x kp, gathers */
+         * (n x kp each), padded intercepts, 5 row buffers of 4 x kp, doubles to
+         * align them (and 4 n more than it now uses: rows are no longer gathered) */
         size_t kp = ((size_t)a->k + 3) & ~(size_t)3;
         size_t mn = (3 * (size_t)a->n + 2 + 20) * kp + 4 * (size_t)a->n + 8;
         row = row > mn ? row : mn;

@@ -783,8 +783,9 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
 {
     if (r1 <= r0) return 0.0;
 #if FG_HAVE_VECEXT
-    /* multinomial: the row path for every layout (an F-ordered X is gathered
-     * 4 rows at a time: the 2 n K FMAs per row dwarf the gather) */
+    /* multinomial: the row path for every layout (an F-ordered X is read in
+     * place, 4 rows at a time, with its column stride: the 2 n K FMAs per row
+     * dwarf the strided loads) */
     if (a->loss == FG_MULTINOMIAL)
         return FN(rows_mn)(a, r0, r1, g, work);
 #endif
