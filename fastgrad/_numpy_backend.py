@@ -79,6 +79,20 @@ def _block(loss, hess, z, t, yb, wb):
     return float(np.sum(wb * lb)), wb * d
 
 
+def _coefs(coef, v, n, fit_intercept):
+    """(k, W, b, V, vb): coef and v (None: V, vb None) as (n, k) weights and (k,)
+    intercepts in float64; (n_coef,) counts as (n_coef, 1), and n_coef may be 0."""
+    k = 1 if coef.ndim == 1 else coef.shape[1]
+    coef = coef.reshape(coef.shape[0], k)
+    W = coef[:n].astype(np.float64)
+    b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    if v is None:
+        return k, W, b, None, None
+    v = v.reshape(v.shape[0], k)
+    return (k, W, b, v[:n].astype(np.float64),
+            v[n].astype(np.float64) if fit_intercept else np.zeros(k))
+
+
 def _finish(g, gb, total, out, base, fit_intercept, hess, want_grad, l2, denom):
     """out = g / D + l2 base (the intercept row: gb / D, unpenalised); the loss
     total / D + l2/2 |coef[:n]|^2 (0 for hess, where base is v)."""
@@ -101,14 +115,7 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
     accepted for symmetry and ignored (NumPy's BLAS has its own threads).
     """
     n = X.shape[1]
-    k = 1 if coef.ndim == 1 else coef.shape[1]
-    coef = coef.reshape(coef.shape[0], k)      # (n_coef,) -> (n_coef, 1): views; n_coef may be 0
-    v = v.reshape(v.shape[0], k) if v is not None else None
-    W = coef[:n].astype(np.float64)
-    b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
-    if hess:
-        V = v[:n].astype(np.float64)
-        vb = v[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    k, W, b, V, vb = _coefs(coef, v, n, fit_intercept)
     need_z = not hess or loss != "squared"
     nrows = X.shape[0] if rows is None else rows.shape[0]
 
@@ -148,14 +155,7 @@ def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l
     from ._sparse import first_malformed, row_positions
 
     n = X.shape[1]
-    k = 1 if coef.ndim == 1 else coef.shape[1]
-    coef = coef.reshape(coef.shape[0], k)      # (n_coef,) -> (n_coef, 1); n_coef may be 0
-    v = v.reshape(v.shape[0], k) if v is not None else None
-    W = coef[:n].astype(np.float64)
-    b = coef[n].astype(np.float64) if fit_intercept else np.zeros(k)
-    if hess:
-        V = v[:n].astype(np.float64)
-        vb = v[n].astype(np.float64) if fit_intercept else np.zeros(k)
+    k, W, b, V, vb = _coefs(coef, v, n, fit_intercept)
     need_z = not hess or loss != "squared"
     nrows = X.shape[0] if rows is None else rows.shape[0]
     msg = first_malformed(X, rows)

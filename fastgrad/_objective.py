@@ -5,21 +5,29 @@ from . import _validation as V
 from ._backends import resolve
 
 
-def _n_classes(y, n_classes):
-    """K for multinomial class labels: n_classes, or the largest label + 1."""
+def _n_classes(loss, y, n_classes, largest=np.max):
+    """K for multinomial class labels: n_classes, or the largest label + 1
+    (``largest`` computes it: np.max, or a dask reduction).  None for
+    probabilities; n_classes with another loss is an error."""
+    if loss != "multinomial":
+        if n_classes is not None:
+            raise ValueError(f"n_classes is only for loss='multinomial'; got "
+                             f"n_classes={n_classes!r} with loss={loss!r}")
+        return None
     if n_classes is not None:
         if isinstance(n_classes, (bool, np.bool_)) or not isinstance(
                 n_classes, (int, np.integer)) or n_classes < 1:
             raise ValueError(f"n_classes must be an integer >= 1; got {n_classes!r}")
         return int(n_classes)
-    ya = y if type(y) is np.ndarray else V._asarray(y, "y")
-    if ya.ndim != 1:
+    if not hasattr(y, "dtype"):
+        y = V._asarray(y, "y")
+    if y.ndim != 1:
         return None                               # probabilities: K from y's shape
-    if ya.size == 0:
+    if y.shape[0] == 0:
         raise ValueError("loss='multinomial' with no labels: pass n_classes=")
-    if ya.dtype.kind not in "iubf":
+    if y.dtype.kind not in "iubf":
         return None                               # check_multinomial_y says why
-    hi = np.max(ya)
+    hi = largest(y)
     return int(hi) + 1 if np.isfinite(hi) and hi >= 0 else 1
 
 
@@ -52,13 +60,11 @@ class Objective:
         self._fit_intercept = V.check_flag(fit_intercept, "fit_intercept")
         X = V.check_X(X)
         m, n = X.shape
+        K = _n_classes(self._loss, y, n_classes)
         if self._loss == "multinomial":
-            y, self._k = V.check_multinomial_y(y, m, _n_classes(y, n_classes), X.dtype)
+            y, self._k = V.check_multinomial_y(y, m, K, X.dtype)
             self._single = False
         else:
-            if n_classes is not None:
-                raise ValueError(f"n_classes is only for loss='multinomial'; got "
-                                 f"n_classes={n_classes!r} with loss={self._loss!r}")
             y = V.check_y(y, m, self._loss, X.dtype)
             self._single = y.ndim == 1
             self._k = 1 if self._single else y.shape[1]

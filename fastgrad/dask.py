@@ -178,9 +178,13 @@ def _prepare(X, y, sample_weight, loss, n_classes=None):
                              f"loss='multinomial'; got shape {y_shape}")
         if len(y_shape) == 2 and y_shape[1] == 0:
             raise ValueError(f"y must have at least one class column; got shape {y_shape}")
-        # labels travel in X's dtype (whole numbers, exact), each chunk's call
-        # checks them against K; probabilities are checked per chunk as well
-        Y = _rows_like(y, X, "y", dt)
+        # integer labels travel as intp (what the core reads: no conversion in
+        # the tasks), float labels in X's dtype (each chunk's call checks that
+        # they are whole numbers); each chunk's call checks them against K, and
+        # probabilities as well
+        ydt = y.dtype if hasattr(y, "dtype") else np.asarray(y).dtype
+        integer = len(y_shape) == 1 and ydt.kind in "iub"
+        Y = _rows_like(y, X, "y", np.dtype(np.intp) if integer else dt)
         k = n_classes if len(y_shape) == 1 else y_shape[1]
         single = False
     else:
@@ -349,17 +353,9 @@ class Objective:
             V.check_n_threads(n_threads)
         self._n_threads = n_threads
         self._fit_intercept = bool(fit_intercept)
-        K = None
-        if self._loss == "multinomial" and np.ndim(y) == 1:
-            if n_classes is None:
-                if np.shape(y)[0] == 0:
-                    raise ValueError("loss='multinomial' with no labels: pass n_classes=")
-                n_classes = int(_compute(da.max(y) if isinstance(y, da.Array)
-                                         else np.max(y))) + 1   # one pass over y
-            K = _n_classes(y, n_classes)
-        elif n_classes is not None and self._loss != "multinomial":
-            raise ValueError(f"n_classes is only for loss='multinomial'; got "
-                             f"n_classes={n_classes!r} with loss={self._loss!r}")
+        # K: n_classes, or one pass over the labels for the largest
+        K = _n_classes(self._loss, y, n_classes, largest=lambda a: _compute(
+            da.max(a) if isinstance(a, da.Array) else np.max(a)))
         X, Y, W, m, n, k, single, dt = _prepare(X, y, sample_weight, self._loss, K)
         if self._reduction == "mean" and m == 0:
             V.denominator(None, None, 0, "mean")

@@ -147,7 +147,7 @@ def test_multinomial_label_errors_and_n_classes():
     X = rng.standard_normal((50, 3))
     y = rng.integers(0, 3, 50)
     coef = np.zeros((3, 3))
-    with pytest.raises(ValueError, match=r"class label 7.0 is outside \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"class label 7 is outside \[0, 3\)"):
         fd.value_and_grad(chunked(X, 20), chunked(np.where(y == 0, 7, y), 20), coef,
                           loss="multinomial")
     with pytest.raises(ValueError, match="coef must be 2-D"):
