@@ -6,10 +6,10 @@
  * dot products sharing the loads of coef, the pointwise step vectorised over
  * the 4, then one combined axpy g += d0 x0 + d1 x1 + d2 x2 + d3 x3, so g is
  * loaded and stored once per 4 rows while the rows are still in L1.
- * Column path (F-ordered X): a block of rows that fits in L2; z for the block
- * four columns at a time, the pointwise step over the block, then g[f] +=
- * X_b[:, f] . d; the next block is prefetched during the second sweep, so X
- * comes from memory once.
+ * Column path (F-ordered X): a block of 256 to 2048 rows (fg_col_block) that
+ * stays in L2 or L3; z for the block four columns at a time, the pointwise
+ * step over the block, then g[f] += X_b[:, f] . d four columns at a time,
+ * reading the block again from cache, so X comes from memory once.
  */
 #ifndef FG_BR
 #define FG_BR 64    /* most rows in a block of the row paths */
@@ -721,7 +721,6 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     double acc = 0.0;
     for (ptrdiff_t b0 = r0; b0 < r1; b0 += B) {
         const ptrdiff_t nb = (r1 - b0 < B) ? r1 - b0 : B;
-        const ptrdiff_t nxt = b0 + B, nbn = (r1 - nxt < B) ? r1 - nxt : B;
         for (ptrdiff_t j = 0; j < k; j++) {
             if (need_z) FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
             if (mode == 2) FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
@@ -757,15 +756,35 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t b = 0; b < nb; b++) s += dj[b];
             gi[j] += s;
         }
-        /* g[f, j] += X_b[:, f] . d[:, j]; prefetch the next block meanwhile */
+        /* g[f, j] += X_b[:, f] . d[:, j], four columns at a time: four
+         * independent sums (one sum alone waits on its own additions) and
+         * each d loaded once for four columns (software prefetch of the
+         * next block only lost, see fg_col_block) */
         ptrdiff_t f = 0;
+        for (; f + 4 <= n; f += 4) {
+            const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
+            const T *x1 = FN(col_seg)(a, f + 1, b0, nb, xb + B);
+            const T *x2 = FN(col_seg)(a, f + 2, b0, nb, xb + 2 * B);
+            const T *x3 = FN(col_seg)(a, f + 3, b0, nb, xb + 3 * B);
+            for (ptrdiff_t j = 0; j < k; j++) {
+                const double *dj = d + j * B;
+                double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+                for (ptrdiff_t b = 0; b < nb; b++) {
+                    const double db = dj[b];
+                    s0 += (double)x0[b] * db;
+                    s1 += (double)x1[b] * db;
+                    s2 += (double)x2[b] * db;
+                    s3 += (double)x3[b] * db;
+                }
+                g[f * k + j] += s0;
+                g[(f + 1) * k + j] += s1;
+                g[(f + 2) * k + j] += s2;
+                g[(f + 3) * k + j] += s3;
+            }
+        }
         for (; f < n; f++) {
             const T *x = FN(col_seg)(a, f, b0, nb, xb);
-            if (!a->rows && nbn > 0) {
-                const char *nx = (const char *)((const T *)a->X + f * a->sc + nxt);
-                for (ptrdiff_t o = 0; o < nbn * (ptrdiff_t)sizeof(T); o += 64)
-                    FG_PREFETCH(nx + o);
-            }
             for (ptrdiff_t j = 0; j < k; j++) {
                 const double *dj = d + j * B;
                 double s = 0.0;
