@@ -116,6 +116,53 @@ FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
     s[0] = s0 + add; s[1] = s1 + add; s[2] = s2 + add; s[3] = s3 + add;
 }
 
+/* dot4 with c and with u in one sweep over the 4 rows (hessp of a
+ * non-quadratic loss): each row value loaded once for both */
+FG_INLINE void FN(dot4x2)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
+                          const T *FG_RESTRICT p2, const T *FG_RESTRICT p3,
+                          const T *FG_RESTRICT c, const T *FG_RESTRICT u, ptrdiff_t n,
+                          double addc, double addu, double *sc, double *su)
+{
+#if FG_HAVE_VECEXT
+    if (n >= 8) {
+        fg_v4d a0 = {0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        fg_v4d b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        ptrdiff_t f = 0;
+        for (; f + 4 <= n; f += 4) {
+            const fg_v4d cf = FN(load4)(c + f), uf = FN(load4)(u + f);
+            const fg_v4d x0 = FN(load4)(p0 + f), x1 = FN(load4)(p1 + f);
+            const fg_v4d x2 = FN(load4)(p2 + f), x3 = FN(load4)(p3 + f);
+            a0 += x0 * cf; a1 += x1 * cf; a2 += x2 * cf; a3 += x3 * cf;
+            b0 += x0 * uf; b1 += x1 * uf; b2 += x2 * uf; b3 += x3 * uf;
+        }
+        const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+        fg_v4d t0 = __builtin_shuffle(a0, a1, lo) + __builtin_shuffle(a0, a1, hi);
+        fg_v4d t1 = __builtin_shuffle(a2, a3, lo) + __builtin_shuffle(a2, a3, hi);
+        fg_v4d zz = __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
+        fg_v4d s0 = __builtin_shuffle(b0, b1, lo) + __builtin_shuffle(b0, b1, hi);
+        fg_v4d s1 = __builtin_shuffle(b2, b3, lo) + __builtin_shuffle(b2, b3, hi);
+        fg_v4d tt = __builtin_shuffle(s0, s1, lo2) + __builtin_shuffle(s0, s1, hi2);
+        double r[4], q[4];
+        memcpy(r, &zz, sizeof r);
+        memcpy(q, &tt, sizeof q);
+        for (; f < n; f++) {
+            const double cf = (double)c[f], uf = (double)u[f];
+            const double x0 = (double)p0[f], x1 = (double)p1[f];
+            const double x2 = (double)p2[f], x3 = (double)p3[f];
+            r[0] += x0 * cf; r[1] += x1 * cf; r[2] += x2 * cf; r[3] += x3 * cf;
+            q[0] += x0 * uf; q[1] += x1 * uf; q[2] += x2 * uf; q[3] += x3 * uf;
+        }
+        for (int l = 0; l < 4; l++) {
+            sc[l] = r[l] + addc;
+            su[l] = q[l] + addu;
+        }
+        return;
+    }
+#endif
+    FN(dot4)(p0, p1, p2, p3, c, n, addc, sc);
+    FN(dot4)(p0, p1, p2, p3, u, n, addu, su);
+}
+
 FG_INLINE double FN(dot1)(const T *FG_RESTRICT p, const T *FG_RESTRICT c, ptrdiff_t n)
 {
     double s = 0;
@@ -208,8 +255,12 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                             FG_PREFETCH(nx + o);
                     }
                 }
-                if (need_z) FN(dot4)(p0, p1, p2, p3, coef, n, b, zB + q);
-                if (mode == 2) FN(dot4)(p0, p1, p2, p3, v, n, vb, tB + q);
+                if (need_z && mode == 2)
+                    FN(dot4x2)(p0, p1, p2, p3, coef, v, n, b, vb, zB + q, tB + q);
+                else if (need_z)
+                    FN(dot4)(p0, p1, p2, p3, coef, n, b, zB + q);
+                else if (mode == 2)
+                    FN(dot4)(p0, p1, p2, p3, v, n, vb, tB + q);
             }
             const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
             acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
@@ -242,8 +293,12 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     FG_PREFETCH(nx + o);
             }
         }
-        if (need_z) FN(dot4)(p0, p1, p2, p3, coef, n, b, z);
-        if (mode == 2) FN(dot4)(p0, p1, p2, p3, v, n, vb, t);
+        if (need_z && mode == 2)
+            FN(dot4x2)(p0, p1, p2, p3, coef, v, n, b, vb, z, t);
+        else if (need_z)
+            FN(dot4)(p0, p1, p2, p3, coef, n, b, z);
+        else if (mode == 2)
+            FN(dot4)(p0, p1, p2, p3, v, n, vb, t);
         const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
         acc += pw_block(loss, mode, 4, z, t, yb, w, d, lb);
         if (mode == 1) continue;
@@ -300,10 +355,20 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     }
     const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
     double acc = 0.0, gi = 0.0;
+    /* rows from memory (a chunk too big for cache): prefetch the next block
+     * while this one's dot products run, so that memory stays busy through
+     * the pointwise step (for the logistic loss ~30 instructions per row,
+     * during which the hardware prefetcher alone ran dry) */
+    const int pf = !rows && sr == n && (r1 - r0) * n * (ptrdiff_t)sizeof(T) >= ((ptrdiff_t)1 << 18);
     ptrdiff_t i = r0;
     while (i + 4 <= r1) {
         const ptrdiff_t nb = (r1 - i < FG_BR) ? ((r1 - i) & ~(ptrdiff_t)3) : FG_BR;
         for (ptrdiff_t u = 0; u < nb; u += 4) {
+            if (pf && i + nb + u + 4 <= r1) {
+                const char *nx = (const char *)(X + (i + nb + u) * sr);
+                for (ptrdiff_t o = 0; o < 4 * n * (ptrdiff_t)sizeof(T); o += 64)
+                    FG_PREFETCH(nx + o);
+            }
             fg_v4d x[4][4];
             for (int r = 0; r < 4; r++) {
                 const T *pr = X + (rows ? rows[i + u + r] : i + u + r) * sr;
@@ -735,6 +800,75 @@ FG_INLINE void FN(col_matvec)(const fg_args *a, const T *c, const T *c0, ptrdiff
         FN(col_axpy1)(z, FN(col_seg)(a, f, b0, nb, xb), (double)c[f * k + j], nb);
 }
 
+/* z[0:nb] += X_b[:, f:f+4] @ c[f:f+4] and t[0:nb] += X_b[:, f:f+4] @ u[f:f+4]
+ * in one sweep (hessp of a non-quadratic loss needs both) */
+FG_INLINE void FN(col_axpy4x2)(double *FG_RESTRICT z, double *FG_RESTRICT t,
+                               const T *FG_RESTRICT x0, const T *FG_RESTRICT x1,
+                               const T *FG_RESTRICT x2, const T *FG_RESTRICT x3,
+                               const double *c, const double *u, ptrdiff_t nb)
+{
+    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
+    ptrdiff_t b0 = 0;
+#if FG_HAVE_VECEXT
+    if (sizeof(T) == 4) {  /* float: one conversion per 4 values (see axpy4) */
+        const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1};
+        const fg_v4d C2 = {c2, c2, c2, c2}, C3 = {c3, c3, c3, c3};
+        const fg_v4d U0 = {u0, u0, u0, u0}, U1 = {u1, u1, u1, u1};
+        const fg_v4d U2 = {u2, u2, u2, u2}, U3 = {u3, u3, u3, u3};
+        for (; b0 + 4 <= nb; b0 += 4) {
+            const fg_v4d y0 = FN(load4)(x0 + b0), y1 = FN(load4)(x1 + b0);
+            const fg_v4d y2 = FN(load4)(x2 + b0), y3 = FN(load4)(x3 + b0);
+            fg_v4d zv, tv;
+            memcpy(&zv, z + b0, sizeof zv);
+            memcpy(&tv, t + b0, sizeof tv);
+            zv += y0 * C0 + y1 * C1 + y2 * C2 + y3 * C3;
+            tv += y0 * U0 + y1 * U1 + y2 * U2 + y3 * U3;
+            memcpy(z + b0, &zv, sizeof zv);
+            memcpy(t + b0, &tv, sizeof tv);
+        }
+    }
+#endif
+#pragma omp simd
+    for (ptrdiff_t b = b0; b < nb; b++) {
+        const double y0 = (double)x0[b], y1 = (double)x1[b];
+        const double y2 = (double)x2[b], y3 = (double)x3[b];
+        z[b] += y0 * c0 + y1 * c1 + y2 * c2 + y3 * c3;
+        t[b] += y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3;
+    }
+}
+
+/* z = X_b @ c (+ c0) and t = X_b @ u (+ u0) for output column j, one sweep */
+FG_INLINE void FN(col_matvec2)(const fg_args *a, const T *c, const T *c0, const T *u,
+                               const T *u0, ptrdiff_t j, ptrdiff_t b0, ptrdiff_t nb,
+                               double *FG_RESTRICT z, double *FG_RESTRICT t,
+                               T *FG_RESTRICT xb)
+{
+    const ptrdiff_t n = a->n, k = a->k, B = a->block;
+    const double zi = c0 ? (double)c0[j] : 0.0, ti = u0 ? (double)u0[j] : 0.0;
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        z[b] = zi;
+        t[b] = ti;
+    }
+    ptrdiff_t f = 0;
+    for (; f + 4 <= n; f += 4) {
+        const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
+        const T *x1 = FN(col_seg)(a, f + 1, b0, nb, xb + B);
+        const T *x2 = FN(col_seg)(a, f + 2, b0, nb, xb + 2 * B);
+        const T *x3 = FN(col_seg)(a, f + 3, b0, nb, xb + 3 * B);
+        const double cc[4] = {(double)c[f * k + j], (double)c[(f + 1) * k + j],
+                              (double)c[(f + 2) * k + j], (double)c[(f + 3) * k + j]};
+        const double uu[4] = {(double)u[f * k + j], (double)u[(f + 1) * k + j],
+                              (double)u[(f + 2) * k + j], (double)u[(f + 3) * k + j]};
+        FN(col_axpy4x2)(z, t, x0, x1, x2, x3, cc, uu, nb);
+    }
+    for (; f < n; f++) {
+        const T *x = FN(col_seg)(a, f, b0, nb, xb);
+        FN(col_axpy1)(z, x, (double)c[f * k + j], nb);
+        FN(col_axpy1)(t, x, (double)u[f * k + j], nb);
+    }
+}
+
 FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                           double *FG_RESTRICT g, double *work)
 {
@@ -753,8 +887,12 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     for (ptrdiff_t b0 = r0; b0 < r1; b0 += B) {
         const ptrdiff_t nb = (r1 - b0 < B) ? r1 - b0 : B;
         for (ptrdiff_t j = 0; j < k; j++) {
-            if (need_z) FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
-            if (mode == 2) FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
+            if (need_z && mode == 2)
+                FN(col_matvec2)(a, coef, icpt, v, vicpt, j, b0, nb, z + j * B, t + j * B, xb);
+            else if (need_z)
+                FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
+            else if (mode == 2)
+                FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
         }
         if (loss == FG_MULTINOMIAL) {
             /* the softmax couples the k outputs: one row (stride B) at a time */
