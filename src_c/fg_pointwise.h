@@ -58,8 +58,9 @@ typedef int64_t fg_v4i __attribute__((vector_size(32)));
 #define FG_HAVE_VECEXT 0
 #endif
 
-/* exp(x) for x <= 0 (or NaN): 2^k e^r with |r| <= ln2/2, degree-13 Taylor
- * polynomial (truncation < 1e-17); 0 below -708 where the result would be
+/* exp(x) for x <= 0 (or NaN): 2^k e^r with |r| <= ln2/2 and e^r by a
+ * degree-11 polynomial fitted to e^r on [-ln2/2, ln2/2] (relative error of
+ * the fit 3e-18; tools/fit_poly.py); 0 below -708 where the result would be
  * subnormal (an absolute error under 3e-308). */
 FG_INLINE double fg_expneg(double x)
 {
@@ -72,37 +73,36 @@ FG_INLINE double fg_expneg(double x)
     sh.d = shift;
     double kd = t.d - shift;
     double r = (xc - kd * ln2hi) - kd * ln2lo;
-    /* Estrin's scheme: a dependency chain of 5 operations instead of 14 */
+    /* Estrin's scheme: a dependency chain of 5 operations instead of 11 */
     double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
-    double q0 = 1.0 + r, q1 = 0.5 + r * (1.0 / 6.0);
-    double q2 = 1.0 / 24.0 + r * (1.0 / 120.0), q3 = 1.0 / 720.0 + r * (1.0 / 5040.0);
-    double q4 = 1.0 / 40320.0 + r * (1.0 / 362880.0);
-    double q5 = 1.0 / 3628800.0 + r * (1.0 / 39916800.0);
-    double q6 = 1.0 / 479001600.0 + r * (1.0 / 6227020800.0);
+    double q0 = 1.0 + r, q1 = 0.5000000000000018 + r * 0.16666666666666147;
+    double q2 = 0.04166666666649316 + r * 0.008333333333569098;
+    double q3 = 0.0013888888951133485 + r * 0.00019841269413815112;
+    double q4 = 2.480148660775664e-05 + r * 2.7557638344026344e-06;
+    double q5 = 2.763226447373137e-07 + r * 2.4989491355772434e-08;
     double u0 = q0 + r2 * q1, u1 = q2 + r2 * q3, u2 = q4 + r2 * q5;
-    double v0 = u0 + r4 * u1, v1 = u2 + r4 * q6;
-    double p = v0 + r8 * v1;
+    double p = (u0 + r4 * u1) + r8 * u2;
     sc.i = (t.i - sh.i + 1023) << 52;                /* 2^k */
     double res = p * sc.d;
     return x < -708.0 ? 0.0 : res;
 }
 
-/* log1p(e) for e in [0, 1] from s = e / (2 + e) in [0, 1/3]: 2 atanh(s), as the
- * odd series 2 s sum_j s^2j / (2j + 1) to j = 16 (truncation < 2e-17).
+/* log1p(e) for e in [0, 1] from s = e / (2 + e) in [0, 1/3]: 2 atanh(s) =
+ * 2 s P(s^2), P a degree-10 polynomial fitted to atanh(s)/s on s^2 in
+ * [0, 1/9] (relative error of the fit 1.3e-18; tools/fit_poly.py).
  * Polynomials are evaluated by Estrin's scheme: the vectorised loops are
  * bound by the latency of the chain, not by the number of operations. */
 FG_INLINE double fg_log1p_s(double s)
 {
     double u = s * s;
-    /* sum_{j=0}^{16} u^j / (2j + 1) by Estrin's scheme */
-    double u2 = u * u, u4 = u2 * u2, u8 = u4 * u4, u16 = u8 * u8;
-    double a0 = 1.0 + u * (1.0 / 3.0), a1 = 1.0 / 5.0 + u * (1.0 / 7.0);
-    double a2 = 1.0 / 9.0 + u * (1.0 / 11.0), a3 = 1.0 / 13.0 + u * (1.0 / 15.0);
-    double a4 = 1.0 / 17.0 + u * (1.0 / 19.0), a5 = 1.0 / 21.0 + u * (1.0 / 23.0);
-    double a6 = 1.0 / 25.0 + u * (1.0 / 27.0), a7 = 1.0 / 29.0 + u * (1.0 / 31.0);
-    double b0 = a0 + u2 * a1, b1 = a2 + u2 * a3, b2 = a4 + u2 * a5, b3 = a6 + u2 * a7;
-    double c0 = b0 + u4 * b1, c1 = b2 + u4 * b3;
-    double p = (c0 + u8 * c1) + u16 * (1.0 / 33.0);
+    double u2 = u * u, u4 = u2 * u2, u8 = u4 * u4;
+    double a0 = 1.0 + u * 0.3333333333333307;
+    double a1 = 0.2000000000009337 + u * 0.14285714272669545;
+    double a2 = 0.1111111204375274 + u * 0.09090870302302582;
+    double a3 = 0.07693309359409381 + u * 0.06650157332425342;
+    double a4 = 0.060553120094590594 + u * 0.04161286981016405;
+    double b0 = a0 + u2 * a1, b1 = a2 + u2 * a3, b2 = a4 + u2 * 0.0852382451767922;
+    double p = (b0 + u4 * b1) + u8 * b2;
     return 2.0 * s * p;
 }
 
