@@ -5,6 +5,7 @@ arrays to one backend (``_backends``), which makes one pass over X.
 """
 import numpy as np
 
+from . import _backends
 from . import _validation as V
 from ._backends import resolve
 
@@ -96,6 +97,15 @@ def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_we
     ``L = sum_i w_i l(z_i, y_i) / D + l2/2 |coef|^2`` with ``z = X @ coef (+ intercept)``;
     returns ``(L, dL/dcoef)``: a Python float and an array of coef's shape in X's dtype.
     """
+    nat = _backends._native         # (looked up per call: tests replace it)
+    if nat is not None and sample_weight is None and out is None:
+        # the compiled core's entry for the common call: it takes only arguments
+        # that _call's checks would pass through unchanged, so its result is
+        # _call's; None (not taken) sends the call on to _call
+        res = nat.value_and_grad_common(X, y, coef, rows, loss, fit_intercept, l2,
+                                        reduction, n_threads, backend)
+        if res is not None:
+            return res
     value, g = _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight,
                      l2, reduction, rows, out, n_threads, backend)
     return value, g
@@ -104,6 +114,15 @@ def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_we
 def grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
          reduction="mean", rows=None, out=None, n_threads=None, backend="auto"):
     """Gradient of the loss with respect to coef (see ``value_and_grad``)."""
+    nat = _backends._native         # (looked up per call: tests replace it)
+    if nat is not None and sample_weight is None and out is None:
+        # the compiled core's entry for the common call: it takes only arguments
+        # that _call's checks would pass through unchanged, so its result is
+        # _call's; None (not taken) sends the call on to _call
+        res = nat.value_and_grad_common(X, y, coef, rows, loss, fit_intercept, l2,
+                                        reduction, n_threads, backend)
+        if res is not None:
+            return res[1]
     return _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight, l2,
                  reduction, rows, out, n_threads, backend)[1]
 
