@@ -14,6 +14,10 @@ and the slots are added into the total in chunk order.  So the sum is the same,
 bit for bit, for every n_threads.  Chunks are handed to threads dynamically in
 one parallel region; every ~128 MiB of X the calling thread takes the GIL to
 check for signals (Ctrl-C), and the other threads then skip what is left.
+
+Small problems: ``value_and_grad_common`` and ``Prepared`` (the Objective's
+problem, its fg_args filled once) are lean entries for the common calls; the
+accumulators and work of a one-chunk problem live on the stack.
 """
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
@@ -371,6 +375,47 @@ cdef const Py_ssize_t *_plain_rows(object rows, Py_ssize_t m, Py_ssize_t *nrows)
     return p
 
 
+cdef inline bint _apart(cnp.ndarray out, object other):
+    """out's bytes and other's (an ndarray, any strides, or None) lie apart: the
+    bounds test of np.may_share_memory (overlapping bounds: the general path,
+    whose check_out decides exactly)."""
+    if other is None:
+        return True
+    cdef cnp.ndarray b = <cnp.ndarray>other
+    cdef char *lo = <char *>cnp.PyArray_DATA(b)
+    cdef char *hi = lo
+    cdef int d
+    cdef Py_ssize_t ext
+    for d in range(cnp.PyArray_NDIM(b)):
+        if cnp.PyArray_DIM(b, d) == 0:
+            return True
+        ext = (cnp.PyArray_DIM(b, d) - 1) * cnp.PyArray_STRIDE(b, d)
+        if ext < 0:
+            lo += ext
+        else:
+            hi += ext
+    hi += cnp.PyArray_ITEMSIZE(b)
+    cdef char *olo = <char *>cnp.PyArray_DATA(out)
+    cdef char *ohi = olo + cnp.PyArray_NBYTES(out)
+    return ohi <= lo or hi <= olo
+
+
+cdef bint _plain_out(object out, int nd, const cnp.npy_intp *dims, object descr,
+                     object a, object b, object c, object d):
+    """out as _validation.check_out accepts it (exactly an ndarray of coef's shape
+    and X's dtype, C-contiguous, writeable, aligned), its bytes apart from those
+    of a, b, c, d (coef, X, y, sample_weight)."""
+    if not cnp.PyArray_CheckExact(out):
+        return False
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if (<void *>cnp.PyArray_DESCR(o) != <void *>descr or cnp.PyArray_NDIM(o) != nd
+            or cnp.PyArray_DIM(o, 0) != dims[0] or (nd == 2 and cnp.PyArray_DIM(o, 1) != dims[1])
+            or not cnp.PyArray_IS_C_CONTIGUOUS(o) or not cnp.PyArray_ISWRITEABLE(o)
+            or not cnp.PyArray_ISALIGNED(o)):
+        return False
+    return _apart(o, a) and _apart(o, b) and _apart(o, c) and _apart(o, d)
+
+
 cdef bint _y_in_unit(const fg_args *a, bint f32, Py_ssize_t nrows) noexcept:
     """Every y the call uses in [0, 1] (NaN is not): the logistic range check."""
     cdef Py_ssize_t i, r
@@ -383,19 +428,20 @@ cdef bint _y_in_unit(const fg_args *a, bint f32, Py_ssize_t nrows) noexcept:
     return True
 
 
-def value_and_grad_common(object X, object y, object coef, object rows, object loss,
-                          object fit_intercept, object l2, object reduction,
+def value_and_grad_common(object X, object y, object coef, object rows, object out,
+                          object loss, object fit_intercept, object l2, object reduction,
                           object n_threads, object backend):
-    """``fastgrad.value_and_grad`` for the common call (no sample_weight, no out),
-    or None.
+    """``fastgrad.value_and_grad`` for the common call (no sample_weight), or None.
 
     Taken when: X and y plain float arrays of the same dtype (X any
     element-aligned strides, y 1-D with y.shape[0] == X.shape[0]), coef 1-D
     C-contiguous of the expected length, rows None or plain intp indices in
     [0, m), loss "squared" or "logistic" (y in [0, 1]), reduction "mean" or
     "sum", fit_intercept True or False, l2 a float in [0, inf), n_threads None
-    or an int >= 1, backend "auto" or "native", and the rows fit in one chunk
-    (the thread count then does not matter).  Returns (loss, gradient).
+    or an int >= 1, backend "auto" or "native", out None or a plain array that
+    check_out accepts and whose bounds are apart from X's, y's and coef's, and
+    the rows fit in one chunk (the thread count then does not matter).
+    Returns (loss, gradient).
     """
     cdef object descr
     cdef bint f32, fi
@@ -456,7 +502,10 @@ def value_and_grad_common(object X, object y, object coef, object rows, object l
         return None
     denom = <double>nrows if mean else 1.0
     cdef cnp.npy_intp dim = n + fi
-    out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT32 if f32 else cnp.NPY_FLOAT64, 0)
+    if out is None:
+        out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT32 if f32 else cnp.NPY_FLOAT64, 0)
+    elif not _plain_out(out, 1, &dim, descr, coef, X, y, None):
+        return None
     return _drive(&a, f32, nrows, 1, fi, l2v, denom, out), out
 
 
@@ -464,11 +513,12 @@ cdef class Prepared:
     """An Objective's data, checked and converted once (by fastgrad._validation),
     with its fg_args filled: a call checks only coef (and rows) and runs the pass.
 
-    ``value_and_grad(coef, rows)`` / ``value(coef, rows)`` return None when coef is
-    not a plain C-contiguous array of X's dtype and ``coef_shape``, or rows not
-    plain in-range intp indices (or rows with sample_weight and reduction="mean",
-    whose denominator the general path computes): the Objective then takes its
-    general path.  n_threads 0 means None: resolved on every call, as
+    ``value_and_grad(coef, rows, out)`` / ``value(coef, rows)`` return None when
+    coef is not a plain C-contiguous array of X's dtype and ``coef_shape``, rows
+    not plain in-range intp indices (or rows with sample_weight and
+    reduction="mean", whose denominator the general path computes), or out not
+    plain or not apart from coef, X, y, sample_weight: the Objective then takes
+    its general path.  n_threads 0 means None: resolved on every call, as
     _validation.check_n_threads does, from OpenMP's setting capped to n_cpus.
     """
     cdef fg_args a
@@ -501,7 +551,7 @@ cdef class Prepared:
         self.dims[1] = coef_shape[1] if self.nd == 2 else 1
         _set_data(&self.a, X, y, w, self.dims[1], LOSS_CODES[loss], self.isz)
 
-    cdef object _call(self, object coef, object rows, bint want_grad):
+    cdef object _call(self, object coef, object rows, object out, bint want_grad):
         if not cnp.PyArray_CheckExact(coef):
             return None
         cdef cnp.ndarray c = <cnp.ndarray>coef
@@ -532,20 +582,23 @@ cdef class Prepared:
                 nt = t if 1 <= t <= self.n_cpus else (1 if t < 1 else self.n_cpus)
         if not want_grad:
             return _drive(&a, self.f32, nrows, nt, self.fit_intercept, self.l2, denom, None)
-        out = cnp.PyArray_EMPTY(self.nd, self.dims,
-                                cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64, 0)
+        if out is None:
+            out = cnp.PyArray_EMPTY(self.nd, self.dims,
+                                    cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64, 0)
+        elif not _plain_out(out, self.nd, self.dims, self.descr, coef, self.X, self.y, self.w):
+            return None
         return _drive(&a, self.f32, nrows, nt, self.fit_intercept, self.l2, denom, out), out
 
     def __reduce__(self):            # an Objective pickles (its fg_args hold pointers)
         return (Prepared, self.args)
 
-    def value_and_grad(self, coef, rows=None):
+    def value_and_grad(self, coef, rows=None, out=None):
         """(loss, gradient), or None (see the class)."""
-        return self._call(coef, rows, True)
+        return self._call(coef, rows, out, True)
 
     def value(self, coef, rows=None):
         """The loss, or None (see the class)."""
-        return self._call(coef, rows, False)
+        return self._call(coef, rows, None, False)
 
 
 cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n,

@@ -140,8 +140,8 @@ class Objective:
 
     def value_and_grad(self, coef, *, rows=None, out=None):
         """(loss, gradient) at coef; gradient has ``coef_shape`` and X's dtype."""
-        if out is None and self._prep is not None:
-            res = self._prep.value_and_grad(coef, rows)
+        if self._prep is not None:
+            res = self._prep.value_and_grad(coef, rows, out)
             if res is not None:
                 return res
         X = self._X

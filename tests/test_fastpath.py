@@ -31,9 +31,10 @@ def _general(monkeypatch):
 
 
 def _common(X, y, coef, rows=None, loss="squared", fit_intercept=False, l2=0.0,
-            reduction="mean", n_threads=None, backend="auto"):
-    return _backends._native.value_and_grad_common(X, y, coef, rows, loss, fit_intercept,
-                                                   l2, reduction, n_threads, backend)
+            reduction="mean", n_threads=None, backend="auto", out=None):
+    return _backends._native.value_and_grad_common(X, y, coef, rows, out, loss,
+                                                   fit_intercept, l2, reduction, n_threads,
+                                                   backend)
 
 
 def _layout(X, layout):
@@ -362,3 +363,75 @@ def test_objective_threads_and_pickle(monkeypatch):
     _same(o2(coef), ref)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")   # None is resolved per call
     _same(objs[0](coef), ref)
+
+
+# ---------------------------------------------------------------------------
+# out=
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("with_rows", [False, True])
+def test_out_taken_by_both_lean_paths(monkeypatch, dtype, with_rows):
+    X, y, coef, _ = make_problem(M, N, loss="logistic", dtype=dtype, seed=11)
+    rows = np.array([5, 1, 1, 30], dtype=np.intp) if with_rows else None
+    kw = dict(loss="logistic", rows=rows)
+    out = np.full(N, 7.0, dtype=dtype)
+    assert _common(X, y, coef, rows, "logistic", out=out) is not None
+    L, g = fastgrad.value_and_grad(X, y, coef, out=out, **kw)
+    assert g is out
+    with monkeypatch.context() as mp:
+        _general(mp)
+        out2 = np.empty_like(out)
+        ref = fastgrad.value_and_grad(X, y, coef, out=out2, **kw)
+    _same((L, g), ref)
+    assert fastgrad.grad(X, y, coef, out=out, **kw) is out
+    fast, slow = _objective_pair(X, y, loss="logistic")
+    assert fast._prep.value_and_grad(coef, rows, out) is not None
+    g1 = fast.grad(coef, rows=rows, out=out)
+    assert g1 is out
+    _same(fast.value_and_grad(coef, rows=rows, out=out),
+          slow.value_and_grad(coef, rows=rows, out=np.empty_like(out)))
+
+
+@pytest.mark.parametrize("case", ["overlaps_coef", "overlaps_X", "overlaps_y", "readonly",
+                                  "other_dtype", "wrong_shape", "strided", "subclass",
+                                  "list"])
+def test_out_the_lean_paths_decline(case):
+    """These outs go to the general path: its errors, or its result for a
+    subclass (check_out takes any ndarray) and for bounds that merely interleave."""
+    X, y, coef, _ = make_problem(M, N, seed=12)
+    big = np.zeros(2 * N)
+    out, match = np.empty(N), None
+    if case == "overlaps_coef":
+        out, match = coef, "overlap coef"
+    elif case == "overlaps_X":
+        out, match = X[0], "overlap X"
+    elif case == "overlaps_y":
+        out, match = y[:N], "overlap y"
+    elif case == "readonly":
+        out.flags.writeable = False
+        match = "writeable"
+    elif case == "other_dtype":
+        out, match = np.empty(N, dtype=np.float32), "dtype"
+    elif case == "wrong_shape":
+        out, match = np.empty(N + 1), "shape"
+    elif case == "strided":
+        out, match = big[::2], "C-contiguous"
+    elif case == "subclass":
+        out = out.view(type("Sub", (np.ndarray,), {}))
+    elif case == "list":
+        out, match = [0.0] * N, "numpy array"
+    assert _common(X, y, coef, out=out) is None
+    obj = fastgrad.Objective(X, y)
+    assert obj._prep.value_and_grad(coef, None, out) is None
+    before = np.array(out, copy=True)
+    for call in (lambda: fastgrad.value_and_grad(X, y, coef, out=out),
+                 lambda: obj.value_and_grad(coef, out=out)):
+        if match is None:
+            L, g = call()
+            assert g is out
+            _same((L, np.asarray(g)), fastgrad.value_and_grad(X, y, coef))
+        else:
+            with pytest.raises(ValueError, match=match):
+                call()
+            np.testing.assert_array_equal(np.asarray(out), before)
