@@ -216,3 +216,8 @@ class Minibatch:
     def time_take_then_numpy(self, loss):
         rows = self._rows()
         C.numpy_twopass(self.X[rows], self.y[rows], self.coef, loss)
+
+    def time_take_only(self, loss):
+        """X[rows] alone: reading the random rows from memory (which rows= cannot
+        avoid) plus the copy; time_contiguous reads its rows from cache."""
+        self.X[self._rows()]

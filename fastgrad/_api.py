@@ -1,10 +1,14 @@
 """The functional API: value_and_grad, grad, hessp.
 
 Each call checks and converts its arguments (``_validation``), then hands plain
-arrays to one backend (``_backends``), which makes one pass over X.
+arrays to one backend (``_backends``), which makes one pass over X.  The common
+call (plain float arrays, no sample_weight, one chunk of rows) is first offered
+to the compiled core's ``value_and_grad_common``, which takes it only when those
+checks would pass every argument through unchanged (else None: the checks run).
 """
 import numpy as np
 
+from . import _backends
 from . import _validation as V
 from ._backends import resolve
 
@@ -96,6 +100,15 @@ def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_we
     ``L = sum_i w_i l(z_i, y_i) / D + l2/2 |coef|^2`` with ``z = X @ coef (+ intercept)``;
     returns ``(L, dL/dcoef)``: a Python float and an array of coef's shape in X's dtype.
     """
+    nat = _backends._native         # (looked up per call: tests replace it)
+    if nat is not None and sample_weight is None:
+        # the compiled core's entry for the common call: it takes only arguments
+        # that _call's checks would pass through unchanged, so its result is
+        # _call's; None (not taken) sends the call on to _call
+        res = nat.value_and_grad_common(X, y, coef, rows, out, loss, fit_intercept, l2,
+                                        reduction, n_threads, backend)
+        if res is not None:
+            return res
     value, g = _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight,
                      l2, reduction, rows, out, n_threads, backend)
     return value, g
@@ -104,6 +117,15 @@ def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_we
 def grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
          reduction="mean", rows=None, out=None, n_threads=None, backend="auto"):
     """Gradient of the loss with respect to coef (see ``value_and_grad``)."""
+    nat = _backends._native         # (looked up per call: tests replace it)
+    if nat is not None and sample_weight is None:
+        # the compiled core's entry for the common call: it takes only arguments
+        # that _call's checks would pass through unchanged, so its result is
+        # _call's; None (not taken) sends the call on to _call
+        res = nat.value_and_grad_common(X, y, coef, rows, out, loss, fit_intercept, l2,
+                                        reduction, n_threads, backend)
+        if res is not None:
+            return res[1]
     return _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight, l2,
                  reduction, rows, out, n_threads, backend)[1]
 

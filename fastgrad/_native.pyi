@@ -1,6 +1,8 @@
 """Type stub of the compiled core (fastgrad/_native.pyx)."""
 from typing import Any, Optional, Union
 
+from typing_extensions import disjoint_base
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -21,6 +23,24 @@ def run(
     fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,
     n_threads: int,
 ) -> float: ...
+def value_and_grad_common(
+    X: Any, y: Any, coef: Any, rows: Any, out: Any, loss: Any, fit_intercept: Any,
+    l2: Any, reduction: Any, n_threads: Any, backend: Any,
+) -> Optional[tuple[float, NDArray[np.floating]]]: ...
+
+@disjoint_base
+class Prepared:
+    def __new__(
+        cls, X: NDArray[np.floating], y: Union[NDArray[np.floating], NDArray[np.intp]],
+        w: Optional[NDArray[np.floating]], loss: str, fit_intercept: bool, l2: float,
+        denom: float, reduction: str, coef_shape: tuple[int, ...], n_threads: int,
+        n_cpus: int,
+    ) -> Prepared: ...
+    def value_and_grad(
+        self, coef: Any, rows: Any = None, out: Any = None,
+    ) -> Optional[tuple[float, NDArray[np.floating]]]: ...
+    def value(self, coef: Any, rows: Any = None) -> Optional[float]: ...
+
 def csr_chunk_rows(m: int, nnz: int, glen: int, bytes_per_value: int) -> int: ...
 def run_csr(
     X: Any, y: NDArray[np.floating], w: Optional[NDArray[np.floating]],

@@ -14,6 +14,10 @@ and the slots are added into the total in chunk order.  So the sum is the same,
 bit for bit, for every n_threads.  Chunks are handed to threads dynamically in
 one parallel region; every ~128 MiB of X the calling thread takes the GIL to
 check for signals (Ctrl-C), and the other threads then skip what is left.
+
+Small problems: ``value_and_grad_common`` and ``Prepared`` (the Objective's
+problem, its fg_args filled once) are lean entries for the common calls; the
+accumulators and work of a one-chunk problem live on the stack.
 """
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
@@ -72,6 +76,7 @@ cdef enum:
     SLOT_BUDGET = 1 << 22      # doubles of per-chunk accumulators (32 MiB) per wave
     MIN_SLOTS = 16
     CHECK_BYTES = 1 << 27      # check for signals after about 128 MiB of X
+    STACK_DOUBLES = 2048       # acc, slots and work of a small problem (16 KiB): no malloc
 
 LOSS_CODES = {"squared": 0, "logistic": 1, "multinomial": 2}  # fastgrad_kernels.h's enum
 
@@ -133,24 +138,11 @@ cdef inline void _one_chunk(bint f32, const fg_args *a, Py_ssize_t c, Py_ssize_t
     sloss[s] = _chunk(f32, a, r0, r1, slots + s * glen, work)
 
 
-def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
-        object v, object out, str loss, bint fit_intercept, bint hess,
-        bint want_grad, double l2, double denom, int n_threads):
-    """One fused pass; writes the gradient (or H v) into out, returns the loss.
-
-    coef, v, out: (n + fit_intercept,) or (n + fit_intercept, k) C-contiguous
-    arrays of X's dtype.
-    The loss is sum(w * l) / denom + l2/2 |coef[:n]|^2 (0.0 in hess mode).
-    """
-    cdef fg_args a
-    cdef bint f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
-    cdef Py_ssize_t isz = 4 if f32 else 8
-    cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize_t k,
+                    int loss, Py_ssize_t isz) noexcept:
+    """The fields of a that X, y, w and the loss fix (coef, v, rows: _set_call)."""
+    cdef cnp.ndarray w_a
     cdef Py_ssize_t n = cnp.PyArray_DIM(X, 1)
-    cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1) if cnp.PyArray_NDIM(coef) == 2 else 1
-    cdef cnp.ndarray rows_a, w_a, v_a, out_a
-    cdef Py_ssize_t nrows = m
-
     a.X = cnp.PyArray_DATA(X)
     a.sr = cnp.PyArray_STRIDE(X, 0) // isz
     a.sc = cnp.PyArray_STRIDE(X, 1) // isz
@@ -175,30 +167,73 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         a.w = cnp.PyArray_DATA(w_a)
         a.ws = cnp.PyArray_STRIDE(w_a, 0) // isz
     a.rows = NULL
-    if rows is not None:
-        rows_a = <cnp.ndarray>rows
-        a.rows = <const Py_ssize_t *>cnp.PyArray_DATA(rows_a)
-        nrows = cnp.PyArray_DIM(rows_a, 0)
-    cdef char *cdata = <char *>cnp.PyArray_DATA(coef)
-    a.coef = cdata
-    a.icpt = cdata + n * k * isz if fit_intercept else NULL
+    a.coef = NULL
+    a.icpt = NULL
     a.v = NULL
     a.vicpt = NULL
-    cdef char *vdata = NULL
-    if hess:
-        v_a = <cnp.ndarray>v
-        vdata = <char *>cnp.PyArray_DATA(v_a)
-        a.v = vdata
-        a.vicpt = vdata + n * k * isz if fit_intercept else NULL
-    a.loss = LOSS_CODES[loss]
-    a.hess = hess
-    a.want_grad = want_grad or hess
+    a.loss = loss
+    a.hess = 0
+    a.want_grad = 1
     a.block = fg_col_block(n, k, <int>isz)
 
+
+cdef inline void _set_call(fg_args *a, const Py_ssize_t *rows, const char *cdata,
+                           const char *vdata, bint fit_intercept, bint hess, bint want_grad,
+                           Py_ssize_t isz) noexcept:
+    """The fields of a that change from call to call: rows, coef, v, the mode."""
+    cdef Py_ssize_t nk = a.n * a.k * isz
+    a.rows = rows
+    a.coef = cdata
+    a.icpt = cdata + nk if fit_intercept else NULL
+    a.v = vdata
+    a.vicpt = vdata + nk if (fit_intercept and vdata != NULL) else NULL
+    a.hess = hess
+    a.want_grad = want_grad or hess
+
+
+cdef inline Py_ssize_t _n_chunks(const fg_args *a, Py_ssize_t nrows, Py_ssize_t isz) noexcept:
+    cdef Py_ssize_t per = _chunk_rows(a.n, a.block, isz)
+    return (nrows + per - 1) // per
+
+
+def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
+        object v, object out, str loss, bint fit_intercept, bint hess,
+        bint want_grad, double l2, double denom, int n_threads):
+    """One fused pass; writes the gradient (or H v) into out, returns the loss.
+
+    coef, v, out: (n + fit_intercept,) or (n + fit_intercept, k) C-contiguous
+    arrays of X's dtype.
+    The loss is sum(w * l) / denom + l2/2 |coef[:n]|^2 (0.0 in hess mode).
+    """
+    cdef fg_args a
+    cdef bint f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
+    cdef Py_ssize_t isz = 4 if f32 else 8
+    cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1) if cnp.PyArray_NDIM(coef) == 2 else 1
+    cdef Py_ssize_t nrows = cnp.PyArray_DIM(X, 0)
+    cdef const Py_ssize_t *rp = NULL
+    cdef char *vdata = NULL
+    if rows is not None:
+        rp = <const Py_ssize_t *>cnp.PyArray_DATA(<cnp.ndarray>rows)
+        nrows = cnp.PyArray_DIM(<cnp.ndarray>rows, 0)
+    if hess:
+        vdata = <char *>cnp.PyArray_DATA(<cnp.ndarray>v)
+    _set_data(&a, X, y, w, k, LOSS_CODES[loss], isz)
+    _set_call(&a, rp, <char *>cnp.PyArray_DATA(coef), vdata, fit_intercept, hess,
+              want_grad, isz)
+    return _drive(&a, f32, nrows, n_threads, fit_intercept, l2, denom, out)
+
+
+cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, int n_threads,
+                   bint fit_intercept, double l2, double denom, object out) except? -1.0:
+    """The pass over the nrows (logical) rows of a, in fixed chunks; then _finish."""
+    cdef Py_ssize_t isz = 4 if f32 else 8
+    cdef Py_ssize_t n = a.n, k = a.k
+    cdef bint hess = a.hess
+    cdef bint want_grad = a.want_grad
     cdef Py_ssize_t per = _chunk_rows(n, a.block, isz)
     cdef Py_ssize_t nchunks = (nrows + per - 1) // per
     cdef Py_ssize_t glen = n * k + k
-    cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(&a)
+    cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(a)
     # one accumulator slot per chunk of a wave; normally one wave holds every chunk
     cdef Py_ssize_t nslot = SLOT_BUDGET // (glen if glen > 0 else 1)
     if nslot < MIN_SLOTS:
@@ -229,11 +264,15 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef double *slots = NULL
     cdef double *work = NULL
 
-    # one allocation: acc | sloss | slots | per-thread work
-    cdef double *mem = <double *>malloc((glen + 1 + nslot + nslot * glen + nt * wlen)
-                                        * sizeof(double))
-    if mem == NULL:
-        raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
+    # one block of memory: acc | sloss | slots | per-thread work; on the stack
+    # when it fits (small problems: a malloc is a tenth of their time)
+    cdef double stack_mem[STACK_DOUBLES]
+    cdef Py_ssize_t need = glen + 1 + nslot + nslot * glen + nt * wlen
+    cdef double *mem = stack_mem
+    if need > STACK_DOUBLES:
+        mem = <double *>malloc(need * sizeof(double))
+        if mem == NULL:
+            raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
     acc = mem
     sloss = acc + glen + 1
     slots = sloss + nslot
@@ -253,7 +292,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
                         if not stop[0]:
                             tid = threadid()
                             s = c - c0
-                            _one_chunk(f32, &a, c, s, per, nrows, glen, slots, sloss,
+                            _one_chunk(f32, a, c, s, per, nrows, glen, slots, sloss,
                                        work + tid * wlen)
                             if tid == 0:
                                 own[0] += 1
@@ -264,7 +303,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
                 else:
                     for c in range(c0, c1):
                         s = c - c0
-                        _one_chunk(f32, &a, c, s, per, nrows, glen, slots, sloss, work)
+                        _one_chunk(f32, a, c, s, per, nrows, glen, slots, sloss, work)
                         if (s + 1) % check_every == 0 and c + 1 < c1:
                             with gil:
                                 if PyErr_CheckSignals() != 0:
@@ -284,10 +323,282 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         if stop[0]:
             # the exception (KeyboardInterrupt, ...) was set by PyErr_CheckSignals
             raise_pending()
-        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
-                       want_grad, l2, denom, cdata, vdata, out)
+        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess, want_grad, l2,
+                       denom, <const char *>a.coef, <const char *>a.v, out)
     finally:
-        free(mem)
+        if mem != stack_mem:
+            free(mem)
+
+
+# ---------------------------------------------------------------------------
+# Lean entries for the common calls (per-call overhead of small problems).
+# They accept only arguments that fastgrad._validation would pass through
+# unchanged (the same objects, no copy, no error), so they compute exactly what
+# the general path computes; for anything else they return None and the caller
+# takes the general path, whose checks raise the documented errors.
+# ---------------------------------------------------------------------------
+
+import numpy as np
+
+cdef object _F64 = np.dtype(np.float64)      # the dtype singletons _validation
+cdef object _F32 = np.dtype(np.float32)      # compares with `is`
+
+
+cdef inline bint _plain(object a, Py_ssize_t ndim, object descr):
+    """a is exactly an ndarray of ndim dimensions, of dtype descr (the singleton),
+    element-aligned: what _validation returns unchanged."""
+    if not cnp.PyArray_CheckExact(a):
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    return (cnp.PyArray_NDIM(arr) == ndim and <void *>cnp.PyArray_DESCR(arr) == <void *>descr
+            and cnp.PyArray_ISALIGNED(arr))
+
+
+cdef const Py_ssize_t *_plain_rows(object rows, Py_ssize_t m, Py_ssize_t *nrows):
+    """rows as _validation.check_rows returns it unchanged (1-D C-contiguous
+    aligned intp, at least one index, all in [0, m)), else NULL."""
+    if not cnp.PyArray_CheckExact(rows):
+        return NULL
+    cdef cnp.ndarray r = <cnp.ndarray>rows
+    if (cnp.PyArray_NDIM(r) != 1 or cnp.PyArray_TYPE(r) != cnp.NPY_INTP
+            or not cnp.PyArray_ISNOTSWAPPED(r) or not cnp.PyArray_IS_C_CONTIGUOUS(r)
+            or not cnp.PyArray_ISALIGNED(r)):
+        return NULL
+    cdef Py_ssize_t nr = cnp.PyArray_DIM(r, 0), i
+    cdef const Py_ssize_t *p = <const Py_ssize_t *>cnp.PyArray_DATA(r)
+    cdef size_t bad = 0
+    for i in range(nr):      # an index outside [0, m) wraps to >= m as unsigned
+        bad |= <size_t>p[i] >= <size_t>m
+    if nr == 0 or bad:
+        return NULL
+    nrows[0] = nr
+    return p
+
+
+cdef inline bint _apart(cnp.ndarray out, object other):
+    """out's bytes and other's (an ndarray, any strides, or None) lie apart: the
+    bounds test of np.may_share_memory (overlapping bounds: the general path,
+    whose check_out decides exactly)."""
+    if other is None:
+        return True
+    cdef cnp.ndarray b = <cnp.ndarray>other
+    cdef char *lo = <char *>cnp.PyArray_DATA(b)
+    cdef char *hi = lo
+    cdef int d
+    cdef Py_ssize_t ext
+    for d in range(cnp.PyArray_NDIM(b)):
+        if cnp.PyArray_DIM(b, d) == 0:
+            return True
+        ext = (cnp.PyArray_DIM(b, d) - 1) * cnp.PyArray_STRIDE(b, d)
+        if ext < 0:
+            lo += ext
+        else:
+            hi += ext
+    hi += cnp.PyArray_ITEMSIZE(b)
+    cdef char *olo = <char *>cnp.PyArray_DATA(out)
+    cdef char *ohi = olo + cnp.PyArray_NBYTES(out)
+    return ohi <= lo or hi <= olo
+
+
+cdef bint _plain_out(object out, int nd, const cnp.npy_intp *dims, object descr,
+                     object a, object b, object c, object d):
+    """out as _validation.check_out accepts it (exactly an ndarray of coef's shape
+    and X's dtype, C-contiguous, writeable, aligned), its bytes apart from those
+    of a, b, c, d (coef, X, y, sample_weight)."""
+    if not cnp.PyArray_CheckExact(out):
+        return False
+    cdef cnp.ndarray o = <cnp.ndarray>out
+    if (<void *>cnp.PyArray_DESCR(o) != <void *>descr or cnp.PyArray_NDIM(o) != nd
+            or cnp.PyArray_DIM(o, 0) != dims[0] or (nd == 2 and cnp.PyArray_DIM(o, 1) != dims[1])
+            or not cnp.PyArray_IS_C_CONTIGUOUS(o) or not cnp.PyArray_ISWRITEABLE(o)
+            or not cnp.PyArray_ISALIGNED(o)):
+        return False
+    return _apart(o, a) and _apart(o, b) and _apart(o, c) and _apart(o, d)
+
+
+cdef bint _y_in_unit(const fg_args *a, bint f32, Py_ssize_t nrows) noexcept:
+    """Every y the call uses in [0, 1] (NaN is not): the logistic range check."""
+    cdef Py_ssize_t i, r
+    cdef double v
+    for i in range(nrows):
+        r = a.rows[i] if a.rows != NULL else i
+        v = (<const float *>a.y)[r * a.ys0] if f32 else (<const double *>a.y)[r * a.ys0]
+        if not (v >= 0.0 and v <= 1.0):
+            return False
+    return True
+
+
+def value_and_grad_common(object X, object y, object coef, object rows, object out,
+                          object loss, object fit_intercept, object l2, object reduction,
+                          object n_threads, object backend):
+    """``fastgrad.value_and_grad`` for the common call (no sample_weight), or None.
+
+    Taken when: X and y plain float arrays of the same dtype (X any
+    element-aligned strides, y 1-D with y.shape[0] == X.shape[0]), coef 1-D
+    C-contiguous of the expected length, rows None or plain intp indices in
+    [0, m), loss "squared" or "logistic" (y in [0, 1]), reduction "mean" or
+    "sum", fit_intercept True or False, l2 a float in [0, inf), n_threads None
+    or an int >= 1, backend "auto" or "native", out None or a plain array that
+    check_out accepts and whose bounds are apart from X's, y's and coef's, and
+    the rows fit in one chunk (the thread count then does not matter).
+    Returns (loss, gradient).
+    """
+    cdef object descr
+    cdef bint f32, fi
+    cdef int lcode
+    cdef double l2v, denom
+    if cnp.PyArray_CheckExact(X) and cnp.PyArray_TYPE(<cnp.ndarray>X) == cnp.NPY_FLOAT32:
+        descr = _F32
+        f32 = True
+    else:
+        descr = _F64
+        f32 = False
+    if not (_plain(X, 2, descr) and _plain(y, 1, descr) and _plain(coef, 1, descr)):
+        return None
+    # the names as exact str (a str subclass or another type: the general path)
+    if type(loss) is not str or type(reduction) is not str or type(backend) is not str:
+        return None
+    if loss == "squared":
+        lcode = 0
+    elif loss == "logistic":
+        lcode = 1
+    else:
+        return None
+    if fit_intercept is True:
+        fi = True
+    elif fit_intercept is False:
+        fi = False
+    else:
+        return None
+    if type(l2) is not float:
+        return None
+    l2v = l2
+    if not (l2v >= 0.0 and l2v < float("inf")):
+        return None
+    cdef bint mean = reduction == "mean"
+    if not (mean or reduction == "sum") or not (backend == "auto" or backend == "native"):
+        return None
+    if not (n_threads is None or (type(n_threads) is int and n_threads >= 1)):
+        return None
+    cdef cnp.ndarray Xa = <cnp.ndarray>X, ya = <cnp.ndarray>y, ca = <cnp.ndarray>coef
+    cdef Py_ssize_t isz = 4 if f32 else 8
+    cdef Py_ssize_t m = cnp.PyArray_DIM(Xa, 0), n = cnp.PyArray_DIM(Xa, 1)
+    cdef Py_ssize_t nrows = m
+    cdef const Py_ssize_t *rp = NULL
+    if (m < 1 or n < 1 or cnp.PyArray_DIM(ya, 0) != m
+            or cnp.PyArray_STRIDE(ya, 0) % isz != 0
+            or cnp.PyArray_DIM(ca, 0) != n + fi or not cnp.PyArray_IS_C_CONTIGUOUS(ca)):
+        return None
+    if rows is not None:
+        rp = _plain_rows(rows, m, &nrows)
+        if rp == NULL:
+            return None
+    cdef fg_args a
+    _set_data(&a, Xa, ya, None, 1, lcode, isz)
+    _set_call(&a, rp, <const char *>cnp.PyArray_DATA(ca), NULL, fi, False, True, isz)
+    if _n_chunks(&a, nrows, isz) != 1:
+        return None
+    if lcode == 1 and not _y_in_unit(&a, f32, nrows):
+        return None
+    denom = <double>nrows if mean else 1.0
+    cdef cnp.npy_intp dim = n + fi
+    if out is None:
+        out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT32 if f32 else cnp.NPY_FLOAT64, 0)
+    elif not _plain_out(out, 1, &dim, descr, coef, X, y, None):
+        return None
+    return _drive(&a, f32, nrows, 1, fi, l2v, denom, out), out
+
+
+cdef class Prepared:
+    """An Objective's data, checked and converted once (by fastgrad._validation),
+    with its fg_args filled: a call checks only coef (and rows) and runs the pass.
+
+    ``value_and_grad(coef, rows, out)`` / ``value(coef, rows)`` return None when
+    coef is not a plain C-contiguous array of X's dtype and ``coef_shape``, rows
+    not plain in-range intp indices (or rows with sample_weight and
+    reduction="mean", whose denominator the general path computes), or out not
+    plain or not apart from coef, X, y, sample_weight: the Objective then takes
+    its general path.  n_threads 0 means None: resolved on every call, as
+    _validation.check_n_threads does, from OpenMP's setting capped to n_cpus.
+    """
+    cdef fg_args a
+    cdef object X, y, w, descr
+    cdef bint f32, fit_intercept, mean
+    cdef Py_ssize_t isz, m
+    cdef int nd, n_threads, n_cpus
+    cdef cnp.npy_intp dims[2]
+    cdef double l2, denom
+    cdef tuple args
+
+    def __cinit__(self, cnp.ndarray X, cnp.ndarray y, object w, str loss,
+                  bint fit_intercept, double l2, double denom, str reduction,
+                  tuple coef_shape, int n_threads, int n_cpus):
+        self.args = (X, y, w, loss, fit_intercept, l2, denom, reduction, coef_shape,
+                     n_threads, n_cpus)
+        self.X, self.y, self.w = X, y, w
+        self.f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
+        self.isz = 4 if self.f32 else 8
+        self.descr = X.dtype
+        self.m = cnp.PyArray_DIM(X, 0)
+        self.fit_intercept = fit_intercept
+        self.mean = reduction == "mean"
+        self.l2 = l2
+        self.denom = denom
+        self.n_threads = n_threads
+        self.n_cpus = n_cpus
+        self.nd = len(coef_shape)
+        self.dims[0] = coef_shape[0]
+        self.dims[1] = coef_shape[1] if self.nd == 2 else 1
+        _set_data(&self.a, X, y, w, self.dims[1], LOSS_CODES[loss], self.isz)
+
+    cdef object _call(self, object coef, object rows, object out, bint want_grad):
+        if not cnp.PyArray_CheckExact(coef):
+            return None
+        cdef cnp.ndarray c = <cnp.ndarray>coef
+        if (<void *>cnp.PyArray_DESCR(c) != <void *>self.descr
+                or cnp.PyArray_NDIM(c) != self.nd or cnp.PyArray_DIM(c, 0) != self.dims[0]
+                or (self.nd == 2 and cnp.PyArray_DIM(c, 1) != self.dims[1])
+                or not cnp.PyArray_IS_C_CONTIGUOUS(c) or not cnp.PyArray_ISALIGNED(c)):
+            return None
+        cdef Py_ssize_t nrows = self.m
+        cdef const Py_ssize_t *rp = NULL
+        cdef double denom = self.denom
+        if rows is not None:
+            if self.w is not None and self.mean:
+                return None
+            rp = _plain_rows(rows, self.m, &nrows)
+            if rp == NULL:
+                return None
+            if self.mean:
+                denom = <double>nrows
+        cdef fg_args a = self.a                 # a copy: calls may run concurrently
+        _set_call(&a, rp, <const char *>cnp.PyArray_DATA(c), NULL, self.fit_intercept,
+                  False, want_grad, self.isz)
+        cdef int nt = 1, t
+        if _n_chunks(&a, nrows, self.isz) > 1:
+            nt = self.n_threads
+            if nt == 0:                          # None: as check_n_threads(None)
+                t = fg_omp_max_threads()
+                nt = t if 1 <= t <= self.n_cpus else (1 if t < 1 else self.n_cpus)
+        if not want_grad:
+            return _drive(&a, self.f32, nrows, nt, self.fit_intercept, self.l2, denom, None)
+        if out is None:
+            out = cnp.PyArray_EMPTY(self.nd, self.dims,
+                                    cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64, 0)
+        elif not _plain_out(out, self.nd, self.dims, self.descr, coef, self.X, self.y, self.w):
+            return None
+        return _drive(&a, self.f32, nrows, nt, self.fit_intercept, self.l2, denom, out), out
+
+    def __reduce__(self):            # an Objective pickles (its fg_args hold pointers)
+        return (Prepared, self.args)
+
+    def value_and_grad(self, coef, rows=None, out=None):
+        """(loss, gradient), or None (see the class)."""
+        return self._call(coef, rows, out, True)
+
+    def value(self, coef, rows=None):
+        """The loss, or None (see the class)."""
+        return self._call(coef, rows, None, False)
 
 
 cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n,

@@ -2,7 +2,9 @@
 import numpy as np
 
 from . import _validation as V
-from ._backends import resolve
+from ._backends import _native, resolve
+
+_native_run = _native.run if _native is not None else None
 
 
 def _n_classes(loss, y, n_classes, largest=np.max):
@@ -82,6 +84,14 @@ class Objective:
         self._coef_shape = V.expected_coef_shape(n, self._k, self._single,
                                                  self._fit_intercept)
         self._D = V.denominator(w, None, m, self._reduction)
+        # the compiled core's prepared problem: per call it checks only coef (and
+        # rows) and runs the pass; None for the NumPy backend and sparse X
+        self._prep = None
+        if self._run is _native_run and (X.dtype is V._F64 or X.dtype is V._F32):
+            self._prep = _native.Prepared(X, y, w, self._loss, self._fit_intercept,
+                                          self._l2, self._D, self._reduction,
+                                          self._coef_shape, self._n_threads or 0,
+                                          V._N_CPUS)
 
     # -- attributes of API.md ---------------------------------------------
     n_samples = property(lambda self: self._X.shape[0], doc="rows of X")
@@ -130,6 +140,10 @@ class Objective:
 
     def value_and_grad(self, coef, *, rows=None, out=None):
         """(loss, gradient) at coef; gradient has ``coef_shape`` and X's dtype."""
+        if self._prep is not None:
+            res = self._prep.value_and_grad(coef, rows, out)
+            if res is not None:
+                return res
         X = self._X
         if (rows is None and out is None and type(coef) is np.ndarray
                 and coef.dtype == X.dtype and coef.shape == self._coef_shape
@@ -154,6 +168,10 @@ class Objective:
 
     def value(self, coef, *, rows=None):
         """Loss at coef (one pass over X, no gradient work)."""
+        if self._prep is not None:
+            res = self._prep.value(coef, rows)
+            if res is not None:
+                return res
         c = self._coef(coef)
         r, D = self._rows_and_D(rows)
         return self._run(self._X, self._y, self._w, r, c, None, None, self._loss,

@@ -55,7 +55,11 @@ size_t fg_work_size(const fg_args *a)
      * and 4 gathered segments */
     size_t kk = a->k > 4 ? (size_t)a->k : 4;
     size_t row = 4 * (size_t)a->n + 6 * kk + 32 + 64 + 12 * 64 + 16;  /* + blocks of 64 */
-    size_t col = (3 * (size_t)a->k + 7) * (size_t)a->block + 2 * kk;
+    /* the column path only for the X that fg_chunk sends there (its test):
+     * otherwise small problems would carry its L2-sized blocks (80 KiB at
+     * n = 32) and need a malloc instead of the caller's stack buffer */
+    size_t col = (a->sr == 1 && a->sc != 1 && a->n > 1)
+                     ? (3 * (size_t)a->k + 7) * (size_t)a->block + 2 * kk : 0;
     if (a->loss == FG_MULTINOMIAL) {
         /* the multinomial row path: padded copies of coef, v and the gradient
          * (n x kp each), padded intercepts, 5 row buffers of 4 x kp, doubles to
