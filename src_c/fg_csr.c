@@ -18,8 +18,8 @@
 #define FG_CSR_BLOCK_NNZ 2048
 /* the flat path (consecutive rows): rows and values per block, and the
  * values of a row summed without a branch on its length */
-#define FG_CSR_NBF 32
-#define FG_CSR_CAP 1024
+#define FG_CSR_NBF 64
+#define FG_CSR_CAP 2048
 #define FG_CSR_WIN 16
 #if FG_CSR_WIN != 16
 #error "seg_sum (fg_csr_impl.h) sums FG_CSR_WIN = 16 values as four vectors"

@@ -273,8 +273,9 @@ FG_INLINE void FN(span_scatter)(const I *FG_RESTRICT xi, const double *FG_RESTRI
  * are one flat span [P0, P0 + span) of data and indices.  Per block:
  *   the check of the span's column indices (one vector pass), the products
  *   data[p] c[indices[p]] over the span (one flat loop), the sums per row
- *   (seg_sum), the pointwise step, each value's d (dd, filled per row), then
- *   g[indices[p]] += dd[p] data[p] over the span (one flat loop).  No loop of
+ *   (seg_sum), the pointwise step, dd[p] = d data[p] (FG_CSR_WIN values per
+ *   row, without a branch on its length), then g[indices[p]] += dd[p] over
+ *   the span (one flat loop).  No loop of
  *   the hot path runs over one row, so rows of varying length cost no branch
  *   mispredictions.
  * With FG_CSR_IL_MIN features or more and one vector to gather (coef, or v for
@@ -377,20 +378,32 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
         }
         acc += FN(pw_fixed)(loss, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
+            /* dd[p] = d data[p]: FG_CSR_WIN values per row whatever its
+             * length (the next rows overwrite what spills over), then the
+             * rest of a long row; the spill reads data past the span, so the
+             * last block of the matrix fills d alone and multiplies after */
+            const int room = P0 + span + FG_CSR_WIN <= nnz;
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const double dq = d[q];
                 double *FG_RESTRICT dr = dd + off[q];
+                const T *FG_RESTRICT xr = xd + off[q];
+                const ptrdiff_t len = off[q + 1] - off[q];
                 gi += dq;
-                /* FG_CSR_WIN stores whatever the row's length (the next rows
-                 * overwrite what spills over), then the rest of a long row */
+                if (room) {
 #pragma omp simd
-                for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq;
-                for (ptrdiff_t u = FG_CSR_WIN; u < off[q + 1] - off[q]; u++) dr[u] = dq;
+                    for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq * (double)xr[u];
+                    for (ptrdiff_t u = FG_CSR_WIN; u < len; u++) dr[u] = dq * (double)xr[u];
+                } else {
+#pragma omp simd
+                    for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq;
+                    for (ptrdiff_t u = FG_CSR_WIN; u < len; u++) dr[u] = dq;
+                }
             }
-            /* the products first (a vector loop), then a scatter of 3 loads
-             * and 1 store per value */
+            if (!room) {
 #pragma omp simd
-            for (ptrdiff_t p = 0; p < span; p++) dd[p] *= (double)xd[p];
+                for (ptrdiff_t p = 0; p < span; p++) dd[p] *= (double)xd[p];
+            }
+            /* a scatter of 3 loads and 1 store per value */
             FN(span_scatter)(xi, dd, span, gs, gstride);
         }
         P0 += span;
