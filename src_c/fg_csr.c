@@ -21,6 +21,10 @@
 #define FG_CSR_NBF 64
 #define FG_CSR_CAP 2048
 #define FG_CSR_WIN 16
+/* the products loop prefetches values and indices this many values ahead:
+ * the stream of X comes in bursts, one block at a time, which the hardware
+ * prefetcher alone does not keep ahead of */
+#define FG_CSR_PF 1024
 #if FG_CSR_WIN != 16
 #error "seg_sum (fg_csr_impl.h) sums FG_CSR_WIN = 16 values as four vectors"
 #endif

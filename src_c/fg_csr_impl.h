@@ -216,7 +216,9 @@ FG_INLINE int FN(span_out)(const I *FG_RESTRICT xi, ptrdiff_t span, ptrdiff_t n)
 
 /* pp[p] = xd[p] c[S xi[p]] over a checked span (S = 2: c is the interleaved
  * pairs of the work array).  Four values per step; FG_OPAQUE keeps the loads
- * at indices scalar. */
+ * at indices scalar.  The first touch of the span's values and indices: it
+ * prefetches FG_CSR_PF values ahead (an address past the matrix is never
+ * dereferenced, only prefetched, which cannot fault). */
 #define FG_SPAN_PROD(NAME, CT, S)                                                         \
     FG_INLINE void FN(NAME)(const T *FG_RESTRICT xd, const I *FG_RESTRICT xi,              \
                             ptrdiff_t span, const CT *FG_RESTRICT c,                       \
@@ -224,6 +226,11 @@ FG_INLINE int FN(span_out)(const I *FG_RESTRICT xi, ptrdiff_t span, ptrdiff_t n)
     {                                                                                      \
         ptrdiff_t p = 0;                                                                   \
         for (; p + 4 <= span; p += 4) {                                                    \
+            /* one prefetch per 64 bytes of each stream */                               \
+            if ((p * sizeof(T)) % 64 < 4 * sizeof(T))                                      \
+                FG_PREFETCH((const char *)((uintptr_t)(xd + p) + FG_CSR_PF * sizeof(T))); \
+            if ((p * sizeof(I)) % 64 < 4 * sizeof(I))                                      \
+                FG_PREFETCH((const char *)((uintptr_t)(xi + p) + FG_CSR_PF * sizeof(I))); \
             size_t j0 = (size_t)xi[p], j1 = (size_t)xi[p + 1];                             \
             size_t j2 = (size_t)xi[p + 2], j3 = (size_t)xi[p + 3];                         \
             FG_OPAQUE(j0);                                                                 \
