@@ -215,7 +215,7 @@ FG_INLINE int FN(span_out)(const I *FG_RESTRICT xi, ptrdiff_t span, ptrdiff_t n)
 }
 
 /* pp[p] = xd[p] c[S xi[p]] over a checked span (S = 2: c is the interleaved
- * pairs of the work array).  Four values per step; FG_OPAQUE keeps the loads
+ * pairs of the work array).  Eight values per step; FG_OPAQUE keeps the loads
  * at indices scalar.  The first touch of the span's values and indices: it
  * prefetches FG_CSR_PF values ahead (an address past the matrix is never
  * dereferenced, only prefetched, which cannot fault). */
@@ -225,22 +225,22 @@ FG_INLINE int FN(span_out)(const I *FG_RESTRICT xi, ptrdiff_t span, ptrdiff_t n)
                             double *FG_RESTRICT pp)                                        \
     {                                                                                      \
         ptrdiff_t p = 0;                                                                   \
-        for (; p + 4 <= span; p += 4) {                                                    \
-            /* one prefetch per 64 bytes of each stream */                               \
-            if ((p * sizeof(T)) % 64 < 4 * sizeof(T))                                      \
-                FG_PREFETCH((const char *)((uintptr_t)(xd + p) + FG_CSR_PF * sizeof(T))); \
-            if ((p * sizeof(I)) % 64 < 4 * sizeof(I))                                      \
-                FG_PREFETCH((const char *)((uintptr_t)(xi + p) + FG_CSR_PF * sizeof(I))); \
-            size_t j0 = (size_t)xi[p], j1 = (size_t)xi[p + 1];                             \
-            size_t j2 = (size_t)xi[p + 2], j3 = (size_t)xi[p + 3];                         \
-            FG_OPAQUE(j0);                                                                 \
-            FG_OPAQUE(j1);                                                                 \
-            FG_OPAQUE(j2);                                                                 \
-            FG_OPAQUE(j3);                                                                 \
-            pp[p] = (double)xd[p] * (double)c[S * j0];                                     \
-            pp[p + 1] = (double)xd[p + 1] * (double)c[S * j1];                             \
-            pp[p + 2] = (double)xd[p + 2] * (double)c[S * j2];                             \
-            pp[p + 3] = (double)xd[p + 3] * (double)c[S * j3];                             \
+        for (; p + 8 <= span; p += 8) {                                                    \
+            /* one prefetch per 8 values of each stream (a line of doubles) */             \
+            FG_PREFETCH((const char *)((uintptr_t)(xd + p) + FG_CSR_PF * sizeof(T)));     \
+            FG_PREFETCH((const char *)((uintptr_t)(xi + p) + FG_CSR_PF * sizeof(I)));     \
+            for (int u = 0; u < 8; u += 4) {                                               \
+                size_t j0 = (size_t)xi[p + u], j1 = (size_t)xi[p + u + 1];                 \
+                size_t j2 = (size_t)xi[p + u + 2], j3 = (size_t)xi[p + u + 3];             \
+                FG_OPAQUE(j0);                                                             \
+                FG_OPAQUE(j1);                                                             \
+                FG_OPAQUE(j2);                                                             \
+                FG_OPAQUE(j3);                                                             \
+                pp[p + u] = (double)xd[p + u] * (double)c[S * j0];                         \
+                pp[p + u + 1] = (double)xd[p + u + 1] * (double)c[S * j1];                 \
+                pp[p + u + 2] = (double)xd[p + u + 2] * (double)c[S * j2];                 \
+                pp[p + u + 3] = (double)xd[p + u + 3] * (double)c[S * j3];                 \
+            }                                                                              \
         }                                                                                  \
         for (; p < span; p++) {                                                            \
             size_t j = (size_t)xi[p];                                                      \
@@ -371,10 +371,15 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
             if (need_z) FN(span_prod)(xd, xi, span, coef, pz);
             if (mode == 2) FN(span_prod)(xd, xi, span, v, pt);
         }
-        for (ptrdiff_t q = 0; q < nb; q++) {
-            const ptrdiff_t len = off[q + 1] - off[q];
-            z[q] = need_z ? FN(seg_sum)(pz + off[q], len) + b : 0.0;
-            t[q] = mode == 2 ? FN(seg_sum)(pt + off[q], len) + vb : 0.0;
+        if (mode != 2) {
+            for (ptrdiff_t q = 0; q < nb; q++)
+                z[q] = FN(seg_sum)(pz + off[q], off[q + 1] - off[q]) + b;
+        } else {
+            for (ptrdiff_t q = 0; q < nb; q++) {
+                const ptrdiff_t len = off[q + 1] - off[q];
+                z[q] = need_z ? FN(seg_sum)(pz + off[q], len) + b : 0.0;
+                t[q] = FN(seg_sum)(pt + off[q], len) + vb;
+            }
         }
         const double *w = NULL;
         if (mode != 2)
