@@ -252,22 +252,24 @@ FG_SPAN_PROD(span_prod, T, 1)
 FG_SPAN_PROD(span_prod_il, double, 2)
 #undef FG_SPAN_PROD
 
-/* g[S xi[p]] += dd[p] over a checked span, four values per step */
+/* g[S xi[p]] += dd[p] over a checked span, eight values per step */
 FG_INLINE void FN(span_scatter)(const I *FG_RESTRICT xi, const double *FG_RESTRICT dd,
                                 ptrdiff_t span, double *FG_RESTRICT g, const size_t S)
 {
     ptrdiff_t p = 0;
-    for (; p + 4 <= span; p += 4) {
-        size_t j0 = (size_t)xi[p], j1 = (size_t)xi[p + 1];
-        size_t j2 = (size_t)xi[p + 2], j3 = (size_t)xi[p + 3];
-        FG_OPAQUE(j0);
-        FG_OPAQUE(j1);
-        FG_OPAQUE(j2);
-        FG_OPAQUE(j3);
-        g[S * j0] += dd[p];
-        g[S * j1] += dd[p + 1];
-        g[S * j2] += dd[p + 2];
-        g[S * j3] += dd[p + 3];
+    for (; p + 8 <= span; p += 8) {
+        for (int u = 0; u < 8; u += 4) {
+            size_t j0 = (size_t)xi[p + u], j1 = (size_t)xi[p + u + 1];
+            size_t j2 = (size_t)xi[p + u + 2], j3 = (size_t)xi[p + u + 3];
+            FG_OPAQUE(j0);
+            FG_OPAQUE(j1);
+            FG_OPAQUE(j2);
+            FG_OPAQUE(j3);
+            g[S * j0] += dd[p + u];
+            g[S * j1] += dd[p + u + 1];
+            g[S * j2] += dd[p + u + 2];
+            g[S * j3] += dd[p + u + 3];
+        }
     }
     for (; p < span; p++) {
         size_t j = (size_t)xi[p];
@@ -394,24 +396,25 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
              * length (the next rows overwrite what spills over), then the
              * rest of a long row; the spill reads data past the span, so the
              * last block of the matrix fills d alone and multiplies after */
-            const int room = P0 + span + FG_CSR_WIN <= nnz;
-            for (ptrdiff_t q = 0; q < nb; q++) {
-                const double dq = d[q];
-                double *FG_RESTRICT dr = dd + off[q];
-                const T *FG_RESTRICT xr = xd + off[q];
-                const ptrdiff_t len = off[q + 1] - off[q];
-                gi += dq;
-                if (room) {
+            for (ptrdiff_t q = 0; q < nb; q++) gi += d[q];
+            if (P0 + span + FG_CSR_WIN <= nnz) {
+                for (ptrdiff_t q = 0; q < nb; q++) {
+                    const double dq = d[q];
+                    double *FG_RESTRICT dr = dd + off[q];
+                    const T *FG_RESTRICT xr = xd + off[q];
 #pragma omp simd
                     for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq * (double)xr[u];
-                    for (ptrdiff_t u = FG_CSR_WIN; u < len; u++) dr[u] = dq * (double)xr[u];
-                } else {
+                    for (ptrdiff_t u = FG_CSR_WIN; u < off[q + 1] - off[q]; u++)
+                        dr[u] = dq * (double)xr[u];
+                }
+            } else {
+                for (ptrdiff_t q = 0; q < nb; q++) {
+                    const double dq = d[q];
+                    double *FG_RESTRICT dr = dd + off[q];
 #pragma omp simd
                     for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq;
-                    for (ptrdiff_t u = FG_CSR_WIN; u < len; u++) dr[u] = dq;
+                    for (ptrdiff_t u = FG_CSR_WIN; u < off[q + 1] - off[q]; u++) dr[u] = dq;
                 }
-            }
-            if (!room) {
 #pragma omp simd
                 for (ptrdiff_t p = 0; p < span; p++) dd[p] *= (double)xd[p];
             }
