@@ -3,9 +3,11 @@
  * stored values, y, w, coef), I (integer type of indices and indptr) and SFX
  * (name suffix) defined.  Not a public header.
  *
- * One output (k = 1): blocks of up to FG_CSR_NB rows (fewer when the rows are
- * long, so a block's values stay in L1/L2): the dot products of the block,
- * the pointwise step vectorised over the block (pw_block), then the scatter
+ * One output (k = 1): blocks of rows (csr_k1_rows with rows=, up to
+ * FG_CSR_NB rows, fewer when the rows are long; csr_k1_flat for consecutive
+ * rows, up to FG_CSR_NBF rows and FG_CSR_CAP values), so that a block's
+ * values stay in L1/L2: the dot products of the block, the pointwise step
+ * vectorised over the block (pw_block), then the scatter
  * g[indices[p]] += d data[p] over the block's values, read again from cache.
  * Several outputs (and the multinomial loss): one row at a time, z and d of
  * length k.
@@ -216,9 +218,9 @@ FG_INLINE int FN(span_out)(const I *FG_RESTRICT xi, ptrdiff_t span, ptrdiff_t n)
 
 /* pp[p] = xd[p] c[S xi[p]] over a checked span (S = 2: c is the interleaved
  * pairs of the work array).  Eight values per step; FG_OPAQUE keeps the loads
- * at indices scalar.  The first touch of the span's values and indices: it
- * prefetches FG_CSR_PF values ahead (an address past the matrix is never
- * dereferenced, only prefetched, which cannot fault). */
+ * at indices scalar.  It prefetches values and indices FG_CSR_PF values
+ * ahead (an address past the matrix is never dereferenced, only prefetched,
+ * which cannot fault). */
 #define FG_SPAN_PROD(NAME, CT, S)                                                         \
     FG_INLINE void FN(NAME)(const T *FG_RESTRICT xd, const I *FG_RESTRICT xi,              \
                             ptrdiff_t span, const CT *FG_RESTRICT c,                       \
@@ -291,8 +293,8 @@ FG_INLINE void FN(span_scatter)(const I *FG_RESTRICT xi, const double *FG_RESTRI
  * the squared loss's Hessian product), that vector and the gradient live
  * interleaved in the work array, cg[2j] = c[j] and cg[2j + 1] = g[j]: the
  * products bring the line in from L3 and the scatter finds it in cache (one
- * miss per value instead of two).  cg is filled at the start of the call and
- * its gradient added into g at the end, O(n) each. */
+ * miss per value instead of two).  cg is filled at the start of each call
+ * (each chunk of rows) and its gradient added into g at the end, O(n) each. */
 FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1,
                                  double *FG_RESTRICT g, double *work, ptrdiff_t *bad)
 {
