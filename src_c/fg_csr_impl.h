@@ -3,9 +3,11 @@
  * stored values, y, w, coef), I (integer type of indices and indptr) and SFX
  * (name suffix) defined.  Not a public header.
  *
- * One output (k = 1): blocks of up to FG_CSR_NB rows (fewer when the rows are
- * long, so a block's values stay in L1/L2): the dot products of the block,
- * the pointwise step vectorised over the block (pw_block), then the scatter
+ * One output (k = 1): blocks of rows (csr_k1_rows with rows=, up to
+ * FG_CSR_NB rows, fewer when the rows are long; csr_k1_flat for consecutive
+ * rows, up to FG_CSR_NBF rows and FG_CSR_CAP values), so that a block's
+ * values stay in L1/L2: the dot products of the block, the pointwise step
+ * vectorised over the block (pw_block), then the scatter
  * g[indices[p]] += d data[p] over the block's values, read again from cache.
  * Several outputs (and the multinomial loss): one row at a time, z and d of
  * length k.
@@ -171,31 +173,135 @@ FG_INLINE double FN(csr_k1_rows)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
     return acc;
 }
 
-/* sum of s[0:len]: the first FG_CSR_WIN terms without a branch on len (rows
- * of varying length would mispredict the loop's exit on every row) */
+/* sum of s[0:len]: the first FG_CSR_WIN (16) terms without a branch on len
+ * (rows of varying length would mispredict the loop's exit on every row): four
+ * vectors read in full and masked by AND (s is readable to s[15]; a masked
+ * NaN gives +0), then the rest of a long row */
 FG_INLINE double FN(seg_sum)(const double *FG_RESTRICT s, ptrdiff_t len)
 {
+#if FG_HAVE_VECEXT
+    const fg_v4i L = {len, len, len, len};
+    const fg_v4i i0 = {0, 1, 2, 3}, i1 = {4, 5, 6, 7}, i2 = {8, 9, 10, 11},
+                 i3 = {12, 13, 14, 15};
+    fg_v4d a0, a1, a2, a3;
+    memcpy(&a0, s, sizeof a0);
+    memcpy(&a1, s + 4, sizeof a1);
+    memcpy(&a2, s + 8, sizeof a2);
+    memcpy(&a3, s + 12, sizeof a3);
+    a0 = (fg_v4d)((fg_v4i)a0 & (i0 < L));
+    a1 = (fg_v4d)((fg_v4i)a1 & (i1 < L));
+    a2 = (fg_v4d)((fg_v4i)a2 & (i2 < L));
+    a3 = (fg_v4d)((fg_v4i)a3 & (i3 < L));
+    const fg_v4d t4 = (a0 + a1) + (a2 + a3);
+    double acc = (t4[0] + t4[1]) + (t4[2] + t4[3]);
+#else
     double acc = 0.0;
 #pragma omp simd reduction(+ : acc)
     for (ptrdiff_t t = 0; t < FG_CSR_WIN; t++) acc += t < len ? s[t] : 0.0;
+#endif
     for (ptrdiff_t t = FG_CSR_WIN; t < len; t++) acc += s[t];
     return acc;
 }
 
+/* 1 when a column index of xi[0:span] lies outside [0, n): one vector pass
+ * (min and max), so that the loops that read at the indices need no test */
+FG_INLINE int FN(span_out)(const I *FG_RESTRICT xi, ptrdiff_t span, ptrdiff_t n)
+{
+    I mn = 0, mx = 0;
+#pragma omp simd reduction(min : mn) reduction(max : mx)
+    for (ptrdiff_t p = 0; p < span; p++) {
+        mn = xi[p] < mn ? xi[p] : mn;
+        mx = xi[p] > mx ? xi[p] : mx;
+    }
+    return mn < 0 || (ptrdiff_t)mx >= n;
+}
+
+/* pp[p] = xd[p] c[S xi[p]] over a checked span (S = 2: c is the interleaved
+ * pairs of the work array).  Eight values per step; FG_OPAQUE keeps the loads
+ * at indices scalar.  It prefetches values and indices FG_CSR_PF values
+ * ahead (an address past the matrix is never dereferenced, only prefetched,
+ * which cannot fault). */
+#define FG_SPAN_PROD(NAME, CT, S)                                                         \
+    FG_INLINE void FN(NAME)(const T *FG_RESTRICT xd, const I *FG_RESTRICT xi,              \
+                            ptrdiff_t span, const CT *FG_RESTRICT c,                       \
+                            double *FG_RESTRICT pp)                                        \
+    {                                                                                      \
+        ptrdiff_t p = 0;                                                                   \
+        for (; p + 8 <= span; p += 8) {                                                    \
+            /* one prefetch per 8 values of each stream (a line of doubles) */             \
+            FG_PREFETCH((const char *)((uintptr_t)(xd + p) + FG_CSR_PF * sizeof(T)));     \
+            FG_PREFETCH((const char *)((uintptr_t)(xi + p) + FG_CSR_PF * sizeof(I)));     \
+            for (int u = 0; u < 8; u += 4) {                                               \
+                size_t j0 = (size_t)xi[p + u], j1 = (size_t)xi[p + u + 1];                 \
+                size_t j2 = (size_t)xi[p + u + 2], j3 = (size_t)xi[p + u + 3];             \
+                FG_OPAQUE(j0);                                                             \
+                FG_OPAQUE(j1);                                                             \
+                FG_OPAQUE(j2);                                                             \
+                FG_OPAQUE(j3);                                                             \
+                pp[p + u] = (double)xd[p + u] * (double)c[S * j0];                         \
+                pp[p + u + 1] = (double)xd[p + u + 1] * (double)c[S * j1];                 \
+                pp[p + u + 2] = (double)xd[p + u + 2] * (double)c[S * j2];                 \
+                pp[p + u + 3] = (double)xd[p + u + 3] * (double)c[S * j3];                 \
+            }                                                                              \
+        }                                                                                  \
+        for (; p < span; p++) {                                                            \
+            size_t j = (size_t)xi[p];                                                      \
+            FG_OPAQUE(j);                                                                  \
+            pp[p] = (double)xd[p] * (double)c[S * j];                                      \
+        }                                                                                  \
+    }
+FG_SPAN_PROD(span_prod, T, 1)
+FG_SPAN_PROD(span_prod_il, double, 2)
+#undef FG_SPAN_PROD
+
+/* g[S xi[p]] += dd[p] over a checked span, eight values per step */
+FG_INLINE void FN(span_scatter)(const I *FG_RESTRICT xi, const double *FG_RESTRICT dd,
+                                ptrdiff_t span, double *FG_RESTRICT g, const size_t S)
+{
+    ptrdiff_t p = 0;
+    for (; p + 8 <= span; p += 8) {
+        for (int u = 0; u < 8; u += 4) {
+            size_t j0 = (size_t)xi[p + u], j1 = (size_t)xi[p + u + 1];
+            size_t j2 = (size_t)xi[p + u + 2], j3 = (size_t)xi[p + u + 3];
+            FG_OPAQUE(j0);
+            FG_OPAQUE(j1);
+            FG_OPAQUE(j2);
+            FG_OPAQUE(j3);
+            g[S * j0] += dd[p + u];
+            g[S * j1] += dd[p + u + 1];
+            g[S * j2] += dd[p + u + 2];
+            g[S * j3] += dd[p + u + 3];
+        }
+    }
+    for (; p < span; p++) {
+        size_t j = (size_t)xi[p];
+        FG_OPAQUE(j);
+        g[S * j] += dd[p];
+    }
+}
+
 /* ---- one output, consecutive rows (no rows=): the values of a block of rows
  * are one flat span [P0, P0 + span) of data and indices.  Per block:
- *   products data[p] c[indices[p]] over the span (one flat loop, which also
- *   checks the indices), the sums per row (seg_sum), the pointwise step, each
- *   value's d (dd, filled per row), then g[indices[p]] += dd[p] data[p] over
- *   the span (one flat loop).  No loop of the hot path runs over one row, so
- *   rows of varying length cost no branch mispredictions. */
+ *   the check of the span's column indices (one vector pass), the products
+ *   data[p] c[indices[p]] over the span (one flat loop), the sums per row
+ *   (seg_sum), the pointwise step, dd[p] = d data[p] (FG_CSR_WIN values per
+ *   row, without a branch on its length), then g[indices[p]] += dd[p] over
+ *   the span (one flat loop).  No loop of
+ *   the hot path runs over one row, so rows of varying length cost no branch
+ *   mispredictions.
+ * With FG_CSR_IL_MIN features or more and one vector to gather (coef, or v for
+ * the squared loss's Hessian product), that vector and the gradient live
+ * interleaved in the work array, cg[2j] = c[j] and cg[2j + 1] = g[j]: the
+ * products bring the line in from L3 and the scatter finds it in cache (one
+ * miss per value instead of two).  cg is filled at the start of each call
+ * (each chunk of rows) and its gradient added into g at the end, O(n) each. */
 FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1,
                                  double *FG_RESTRICT g, double *work, ptrdiff_t *bad)
 {
     const T *data = (const T *)a->data;
     const I *idx = (const I *)a->indices;
     const I *ip = (const I *)a->indptr;
-    const size_t n = (size_t)a->n;
+    const ptrdiff_t n = a->n;
     const ptrdiff_t nnz = a->nnz;
     const T *coef = (const T *)a->coef, *v = (const T *)a->v;
     const T *y = (const T *)a->y, *wt = (const T *)a->w;
@@ -211,6 +317,19 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
     double lb[FG_CSR_NBF];
     ptrdiff_t off[FG_CSR_NBF + 1];
     double acc = 0.0, gi = 0.0;
+    /* interleaved (c, g) pairs, the start rounded up to a cache line */
+    const int il = n >= FG_CSR_IL_MIN && (mode == 0 || (mode == 2 && !need_z));
+    double *cg = (double *)(((uintptr_t)(dd + FG_CSR_CAP + FG_CSR_WIN) + 63) & ~(uintptr_t)63);
+    /* where the scatter adds: g, or the gradient half of the pairs */
+    double *gs = il ? cg + 1 : g;
+    const size_t gstride = il ? 2 : 1;
+    if (il) {
+        const T *c = need_z ? coef : v;
+        for (ptrdiff_t j = 0; j < n; j++) {
+            cg[2 * j] = (double)c[j];
+            cg[2 * j + 1] = 0.0;
+        }
+    }
     /* seg_sum reads up to FG_CSR_WIN past a span (and ignores it): defined values */
     memset(work, 0, 2 * (FG_CSR_CAP + FG_CSR_WIN) * sizeof(double));
     ptrdiff_t P0 = (ptrdiff_t)ip[r0];
@@ -232,7 +351,7 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
             if (e - P0 > FG_CSR_CAP) break;
             off[++nb] = e - P0;
         }
-        if (nb == 0) {  /* one row longer than a block: the row path */
+        if (nb == 0) {  /* one row longer than a block: the row path (into g) */
             acc += FN(csr_k1_rows)(a, i, i + 1, g, bad);
             if (*bad >= 0) return 0.0;
             P0 = (ptrdiff_t)ip[i + 1];
@@ -242,40 +361,29 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
         const ptrdiff_t span = off[nb];
         const T *FG_RESTRICT xd = data + P0;
         const I *FG_RESTRICT xi = idx + P0;
-        size_t out = 0;
-        if (need_z && mode == 2) {
-            for (ptrdiff_t p = 0; p < span; p++) {
-                size_t j = (size_t)(ptrdiff_t)xi[p];   /* negative: huge */
-                const size_t o = j >= n;
-                out |= o;
-                j = o ? 0 : j;                         /* never read out of bounds */
-                const double x = (double)xd[p];
-                pz[p] = x * (double)coef[j];
-                pt[p] = x * (double)v[j];
-            }
-        } else {
-            const T *FG_RESTRICT c = need_z ? coef : v;
-            double *FG_RESTRICT pp = need_z ? pz : pt;
-            for (ptrdiff_t p = 0; p < span; p++) {
-                size_t j = (size_t)(ptrdiff_t)xi[p];
-                const size_t o = j >= n;
-                out |= o;
-                j = o ? 0 : j;
-                pp[p] = (double)xd[p] * (double)c[j];
-            }
-        }
-        if (FG_UNLIKELY(out)) {
+        if (FG_UNLIKELY(FN(span_out)(xi, span, n))) {
             for (ptrdiff_t q = 0; q < nb; q++)
                 for (ptrdiff_t p = off[q]; p < off[q + 1]; p++)
-                    if ((size_t)(ptrdiff_t)xi[p] >= n) {
+                    if ((size_t)(ptrdiff_t)xi[p] >= (size_t)n) {
                         *bad = i + q;
                         return 0.0;
                     }
         }
-        for (ptrdiff_t q = 0; q < nb; q++) {
-            const ptrdiff_t len = off[q + 1] - off[q];
-            z[q] = need_z ? FN(seg_sum)(pz + off[q], len) + b : 0.0;
-            t[q] = mode == 2 ? FN(seg_sum)(pt + off[q], len) + vb : 0.0;
+        if (il) {
+            FN(span_prod_il)(xd, xi, span, cg, need_z ? pz : pt);
+        } else {
+            if (need_z) FN(span_prod)(xd, xi, span, coef, pz);
+            if (mode == 2) FN(span_prod)(xd, xi, span, v, pt);
+        }
+        if (mode != 2) {
+            for (ptrdiff_t q = 0; q < nb; q++)
+                z[q] = FN(seg_sum)(pz + off[q], off[q + 1] - off[q]) + b;
+        } else {
+            for (ptrdiff_t q = 0; q < nb; q++) {
+                const ptrdiff_t len = off[q + 1] - off[q];
+                z[q] = need_z ? FN(seg_sum)(pz + off[q], len) + b : 0.0;
+                t[q] = FN(seg_sum)(pt + off[q], len) + vb;
+            }
         }
         const double *w = NULL;
         if (mode != 2)
@@ -286,25 +394,40 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
         }
         acc += FN(pw_fixed)(loss, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
-            for (ptrdiff_t q = 0; q < nb; q++) {
-                const double dq = d[q];
-                double *FG_RESTRICT dr = dd + off[q];
-                gi += dq;
-                /* FG_CSR_WIN stores whatever the row's length (the next rows
-                 * overwrite what spills over), then the rest of a long row */
+            /* dd[p] = d data[p]: FG_CSR_WIN values per row whatever its
+             * length (the next rows overwrite what spills over), then the
+             * rest of a long row; the spill reads data past the span, so the
+             * last block of the matrix fills d alone and multiplies after */
+            for (ptrdiff_t q = 0; q < nb; q++) gi += d[q];
+            if (P0 + span + FG_CSR_WIN <= nnz) {
+                for (ptrdiff_t q = 0; q < nb; q++) {
+                    const double dq = d[q];
+                    double *FG_RESTRICT dr = dd + off[q];
+                    const T *FG_RESTRICT xr = xd + off[q];
 #pragma omp simd
-                for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq;
-                for (ptrdiff_t u = FG_CSR_WIN; u < off[q + 1] - off[q]; u++) dr[u] = dq;
+                    for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq * (double)xr[u];
+                    for (ptrdiff_t u = FG_CSR_WIN; u < off[q + 1] - off[q]; u++)
+                        dr[u] = dq * (double)xr[u];
+                }
+            } else {
+                for (ptrdiff_t q = 0; q < nb; q++) {
+                    const double dq = d[q];
+                    double *FG_RESTRICT dr = dd + off[q];
+#pragma omp simd
+                    for (ptrdiff_t u = 0; u < FG_CSR_WIN; u++) dr[u] = dq;
+                    for (ptrdiff_t u = FG_CSR_WIN; u < off[q + 1] - off[q]; u++) dr[u] = dq;
+                }
+#pragma omp simd
+                for (ptrdiff_t p = 0; p < span; p++) dd[p] *= (double)xd[p];
             }
-            /* the products first (a vector loop), then a scatter of 3 loads
-             * and 1 store per value */
-#pragma omp simd
-            for (ptrdiff_t p = 0; p < span; p++) dd[p] *= (double)xd[p];
-            for (ptrdiff_t p = 0; p < span; p++) g[xi[p]] += dd[p];
+            /* a scatter of 3 loads and 1 store per value */
+            FN(span_scatter)(xi, dd, span, gs, gstride);
         }
         P0 += span;
         i += nb;
     }
+    if (il)
+        for (ptrdiff_t j = 0; j < n; j++) g[j] += cg[2 * j + 1];
     g[n] += gi;
     return acc;
 }

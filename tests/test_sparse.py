@@ -291,6 +291,30 @@ def test_long_rows(backend):
                        reference(dense, y, coef, **kw), 1e-11)
 
 
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_many_features(backend, dtype, loss):
+    """n >= 32768: the compiled flat path keeps coef (or v) and the gradient
+    interleaved in its work array; a row longer than a flat block, taken by the
+    row path into g directly, is mixed in."""
+    rng = np.random.default_rng(21)
+    m, n = 120, 40_000
+    X = sp.random(m, n, density=5e-4, format="lil", random_state=3)
+    X[4, rng.choice(n, 3000, replace=False)] = rng.standard_normal(3000)
+    X = X.tocsr().astype(dtype)
+    dense = X.toarray()
+    y = rng.uniform(size=m) if loss == "logistic" else rng.standard_normal(m)
+    coef = rng.standard_normal(n + 1) * 0.1
+    v = rng.standard_normal(n + 1)
+    kw = dict(loss=loss, fit_intercept=True, sample_weight=rng.uniform(0, 2, m), l2=0.1)
+    y, coef, v = y.astype(dtype), coef.astype(dtype), v.astype(dtype)
+    rtol = rtol_for(dtype)
+    assert_matches_ref(*fastgrad.value_and_grad(X, y, coef, backend=backend, **kw),
+                       reference(dense, y, coef, **kw), rtol)
+    H, S = reference_hessp(dense, y, coef, v, **kw)
+    assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend=backend, **kw), H, S, rtol)
+
+
 # ---------------------------------------------------------------------------
 # threads: bitwise identical for every n_threads
 
