@@ -294,7 +294,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                 const T *p2 = FN(row_ptr)(a, iq + 2, n, buf);
                 const T *p3 = FN(row_ptr)(a, iq + 3, n, buf);
                 if (!a->rows) {  /* rows 8 ahead: keeps memory busy */
-                    if (pf) {
+                    if (pf && !seq) {
                         const char *nx = (const char *)p0 + 8 * a->sr * (ptrdiff_t)sizeof(T);
                         for (ptrdiff_t o = 0; o < 4 * n * (ptrdiff_t)sizeof(T); o += 64)
                             FG_PREFETCH(nx + o);
@@ -310,6 +310,11 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                 if (seq) {  /* the 4 rows one after the other (see seq) */
                     const T *pr[4] = {p0, p1, p2, p3};
                     for (int r = 0; r < 4; r++) {
+                        if (pf && !a->rows) {  /* row 8 ahead, one row per row */
+                            const char *nx = (const char *)pr[r] + 8 * a->sr * (ptrdiff_t)sizeof(T);
+                            for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                                FG_PREFETCH(nx + o);
+                        }
                         if (need_z) {
                             FN(dot1v)(pr[r], coef, mode == 2 ? v : NULL, n, zB + q + r,
                                       tB + q + r);
