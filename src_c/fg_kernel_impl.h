@@ -283,8 +283,11 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
          * 4 n apart) left the hardware prefetcher behind (C harness, 500,000
          * x 100: 4 rows interleaved 29.8 ms, row after row 26.0 ms, a plain
          * sum of X 21.1 ms; longer rows stream well either way and keep dot4,
-         * which loads coef once for 4 rows) */
-        const int seq = n >= 16 && n * (ptrdiff_t)sizeof(T) <= 2048;
+         * which loads coef once for 4 rows; so do chunks already in cache,
+         * the training-loop case: 64 x 32 took twice the instructions row
+         * after row) */
+        const int seq = n >= 16 && n * (ptrdiff_t)sizeof(T) <= 2048 &&
+                        (r1 - r0) * n * (ptrdiff_t)sizeof(T) >= ((ptrdiff_t)1 << 18);
         while (i + 4 <= r1) {
             const ptrdiff_t nb = (r1 - i < BR) ? ((r1 - i) & ~(ptrdiff_t)3) : BR;
             for (ptrdiff_t q = 0; q < nb; q += 4) {
