@@ -2,10 +2,13 @@
  * The loops of fastgrad_kernels.c, written once; included with T (element
  * type of X, y, w, coef) and SFX (name suffix) defined.  Not a public header.
  *
- * Row path (a row of X contiguous, or gathered): 4 rows at a time, their 4
- * dot products sharing the loads of coef, the pointwise step vectorised over
- * the 4, then one combined axpy g += d0 x0 + d1 x1 + d2 x2 + d3 x3, so g is
- * loaded and stored once per 4 rows while the rows are still in L1.
+ * Row path (a row of X contiguous, or gathered): blocks of rows; 4 rows at a
+ * time, their 4 dot products sharing the loads of coef, the pointwise step
+ * vectorised over the block, then one combined axpy g += d0 x0 + d1 x1 +
+ * d2 x2 + d3 x3, so g is loaded and stored once per 4 rows while the rows are
+ * still in L1.  For chunks that come from memory with rows of 16 values to
+ * 2 KiB, the dot products run row after row instead (X read front to back),
+ * and the squared loss takes one row at a time, dot and axpy together.
  * Column path (F-ordered X): a block of 256 to 2048 rows (fg_col_block) that
  * stays in L2 or L3; z for the block four columns at a time, the pointwise
  * step over the block, then g[f] += X_b[:, f] . d four columns at a time,
