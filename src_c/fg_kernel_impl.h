@@ -1117,6 +1117,94 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     return acc;
 }
 
+#if FG_HAVE_VECEXT
+/* ---- F-ordered X with few columns (n <= 8), one output, no rows=: blocks of
+ * FG_BR rows, each 4 consecutive rows of a column one vector, so z of 4 rows
+ * is sum_f X[rows, f] c_f with no transpose; the pointwise step over the
+ * block; then G_f += X[rows, f] d[rows] in N vector registers for the whole
+ * chunk, the block still in L1.  N is a constant at each call (switch in
+ * cols_small), so the column loops unroll and G stays in registers. */
+FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                  double *FG_RESTRICT g, double *work, const int N)
+{
+    const ptrdiff_t sc = a->sc;
+    const T *X = (const T *)a->X, *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const double b = a->icpt ? (double)((const T *)a->icpt)[0] : 0.0;
+    const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
+    const int mode = fg_mode(a), loss = a->loss;
+    const int need_z = mode != 2 || loss != FG_SQUARED;
+    const int need_y = mode != 2;
+    double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
+    double *dB = wB + FG_BR, *lB = dB + FG_BR;
+    fg_v4d G[8], C[8], V[8];
+    double gt[8];
+    for (int f = 0; f < N; f++) {
+        const double cf = need_z ? (double)coef[f] : 0.0, vf = v ? (double)v[f] : 0.0;
+        C[f] = (fg_v4d){cf, cf, cf, cf};
+        V[f] = (fg_v4d){vf, vf, vf, vf};
+        G[f] = (fg_v4d){0, 0, 0, 0};
+        gt[f] = 0.0;
+    }
+    double acc = 0.0, gi = 0.0;
+    for (ptrdiff_t i = r0; i < r1;) {
+        const ptrdiff_t nb = r1 - i < FG_BR ? r1 - i : FG_BR, nb4 = nb & ~(ptrdiff_t)3;
+        const T *xi = X + i;
+        for (ptrdiff_t q = 0; q < nb4; q += 4) {
+            fg_v4d zv = {b, b, b, b}, tv = {vb, vb, vb, vb};
+            for (int f = 0; f < N; f++) {
+                const fg_v4d xv = FN(load4)(xi + f * sc + q);
+                if (need_z) zv += xv * C[f];
+                if (mode == 2) tv += xv * V[f];
+            }
+            memcpy(zB + q, &zv, sizeof zv);
+            memcpy(tB + q, &tv, sizeof tv);
+        }
+        for (ptrdiff_t q = nb4; q < nb; q++) {
+            double zq = b, tq = vb;
+            for (int f = 0; f < N; f++) {
+                const double x = (double)xi[f * sc + q];
+                zq += x * C[f][0];
+                tq += x * V[f][0];
+            }
+            zB[q] = need_z ? zq : 0.0;
+            tB[q] = tq;
+        }
+        const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
+        acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
+        if (mode != 1) {
+            for (ptrdiff_t q = 0; q < nb4; q += 4) {
+                fg_v4d dv;
+                memcpy(&dv, dB + q, sizeof dv);
+                gi += (dB[q] + dB[q + 1]) + (dB[q + 2] + dB[q + 3]);
+                for (int f = 0; f < N; f++) G[f] += FN(load4)(xi + f * sc + q) * dv;
+            }
+            for (ptrdiff_t q = nb4; q < nb; q++) {
+                gi += dB[q];
+                for (int f = 0; f < N; f++) gt[f] += (double)xi[f * sc + q] * dB[q];
+            }
+        }
+        i += nb;
+    }
+    for (int f = 0; f < N; f++) g[f] += ((G[f][0] + G[f][1]) + (G[f][2] + G[f][3])) + gt[f];
+    g[N] += gi;
+    return acc;
+}
+
+FG_PATH double FN(cols_small)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                              double *FG_RESTRICT g, double *work)
+{
+    switch (a->n) {
+    case 2: return FN(cols_small_n)(a, r0, r1, g, work, 2);
+    case 3: return FN(cols_small_n)(a, r0, r1, g, work, 3);
+    case 4: return FN(cols_small_n)(a, r0, r1, g, work, 4);
+    case 5: return FN(cols_small_n)(a, r0, r1, g, work, 5);
+    case 6: return FN(cols_small_n)(a, r0, r1, g, work, 6);
+    case 7: return FN(cols_small_n)(a, r0, r1, g, work, 7);
+    default: return FN(cols_small_n)(a, r0, r1, g, work, 8);
+    }
+}
+#endif
+
 FG_CLONES
 double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, double *work)
 {
@@ -1127,6 +1215,11 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
      * dwarf the strided loads) */
     if (a->loss == FG_MULTINOMIAL)
         return FN(rows_mn)(a, r0, r1, g, work);
+#endif
+#if FG_HAVE_VECEXT
+    /* F-ordered, n <= 8, one output: 4-row vectors per column (cols_small) */
+    if (a->sr == 1 && a->sc != 1 && a->n > 1 && a->n <= 8 && a->k == 1 && !a->rows)
+        return FN(cols_small)(a, r0, r1, g, work);
 #endif
     if (a->sr == 1 && a->sc != 1 && a->n > 1)
         return FN(cols)(a, r0, r1, g, work);

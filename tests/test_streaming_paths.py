@@ -15,12 +15,14 @@ from conftest import (DTYPE_IDS, DTYPES, LOSSES, assert_grad_matches, assert_mat
                       make_problem, reference, reference_hessp, rtol_for)
 
 # (m, n): rows of 160 B and 800 B (row after row; squared one row at a time),
-# and of 2.4 KiB (4 rows interleaved, no software prefetch): all > 256 KiB per chunk
-SHAPES = [(40000, 20), (8000, 100), (3000, 300)]
+# and of 2.4 KiB (4 rows interleaved, no software prefetch): all > 256 KiB per
+# chunk; and 8 or 5 columns, which F-ordered take cols_small (with a tail of
+# rows that is not a multiple of 4 in each chunk)
+SHAPES = [(40000, 20), (8000, 100), (3000, 300), (60001, 8), (30003, 5)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("layout", ["C", "strided_rows"])
+@pytest.mark.parametrize("layout", ["C", "strided_rows", "F"])
 @pytest.mark.parametrize("weighted", [False, True], ids=["now", "w"])
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
@@ -34,6 +36,8 @@ def test_from_memory_paths(backend, dtype, loss, weighted, layout, shape):
         big = np.zeros((m, n + 3), dtype=dtype)
         big[:, :n] = X0
         X = big[:, :n]
+    elif layout == "F":
+        X = np.asfortranarray(X0)
     else:
         X = X0
     kw = dict(loss=loss, fit_intercept=True, sample_weight=w, l2=0.01, reduction="sum")
