@@ -12,7 +12,9 @@
  * Column path (F-ordered X): a block of 256 to 2048 rows (fg_col_block) that
  * stays in L2 or L3; z for the block four columns at a time, the pointwise
  * step over the block, then g[f] += X_b[:, f] . d four columns at a time,
- * reading the block again from cache, so X comes from memory once.
+ * reading the block again from cache, so X comes from memory once.  With
+ * n <= 8 columns (and one output, no rows=), cols_small instead: blocks of 64
+ * rows, 4 rows of a column per vector, the gradient in registers.
  */
 #ifndef FG_BR
 #define FG_BR 64    /* most rows in a block of the row paths */
