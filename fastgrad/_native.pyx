@@ -66,6 +66,43 @@ cdef extern from "fastgrad_kernels.h" nogil:
     double fg_logistic_loss(double z, double y) noexcept
     double fg_sigmoid(double z) noexcept
 
+cdef extern from "fg_csr.h" nogil:
+    ctypedef struct fg_csr_args:
+        const void *data
+        const void *indices
+        const void *indptr
+        Py_ssize_t nnz
+        Py_ssize_t n, k
+        const void *y
+        Py_ssize_t ys0, ys1
+        const Py_ssize_t *lab
+        Py_ssize_t ls
+        const void *w
+        Py_ssize_t ws
+        const Py_ssize_t *rows
+        const void *coef
+        const void *icpt
+        const void *v
+        const void *vicpt
+        int loss
+        int hess
+        int want_grad
+    size_t fg_csr_work_size(const fg_csr_args *a) noexcept
+    double fg_csr_chunk_f64_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+    double fg_csr_chunk_f64_i64(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+    double fg_csr_chunk_f32_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+    double fg_csr_chunk_f32_i64(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
+                                double *g, double *work, Py_ssize_t *bad) noexcept
+
+# the fields that the dense and the CSR argument structs share (y, labels, w,
+# rows, coef, v, the mode) are set by the same functions for both
+ctypedef fused fg_any_args:
+    fg_args
+    fg_csr_args
+
 cdef extern from "fg_omp.h" nogil:
     int fg_have_openmp() noexcept
     int fg_omp_max_threads() noexcept
@@ -138,16 +175,9 @@ cdef inline void _one_chunk(bint f32, const fg_args *a, Py_ssize_t c, Py_ssize_t
     sloss[s] = _chunk(f32, a, r0, r1, slots + s * glen, work)
 
 
-cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize_t k,
-                    int loss, Py_ssize_t isz) noexcept:
-    """The fields of a that X, y, w and the loss fix (coef, v, rows: _set_call)."""
+cdef void _set_targets(fg_any_args *a, cnp.ndarray y, object w, Py_ssize_t isz) noexcept:
+    """y (values or multinomial class labels) and w, for either argument struct."""
     cdef cnp.ndarray w_a
-    cdef Py_ssize_t n = cnp.PyArray_DIM(X, 1)
-    a.X = cnp.PyArray_DATA(X)
-    a.sr = cnp.PyArray_STRIDE(X, 0) // isz
-    a.sc = cnp.PyArray_STRIDE(X, 1) // isz
-    a.n = n
-    a.k = k
     a.y = cnp.PyArray_DATA(y)
     a.lab = NULL
     a.ls = 0
@@ -166,6 +196,18 @@ cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize
         w_a = <cnp.ndarray>w
         a.w = cnp.PyArray_DATA(w_a)
         a.ws = cnp.PyArray_STRIDE(w_a, 0) // isz
+
+
+cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize_t k,
+                    int loss, Py_ssize_t isz) noexcept:
+    """The fields of a that X, y, w and the loss fix (coef, v, rows: _set_call)."""
+    cdef Py_ssize_t n = cnp.PyArray_DIM(X, 1)
+    a.X = cnp.PyArray_DATA(X)
+    a.sr = cnp.PyArray_STRIDE(X, 0) // isz
+    a.sc = cnp.PyArray_STRIDE(X, 1) // isz
+    a.n = n
+    a.k = k
+    _set_targets(a, y, w, isz)
     a.rows = NULL
     a.coef = NULL
     a.icpt = NULL
@@ -177,7 +219,7 @@ cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize
     a.block = fg_col_block(n, k, <int>isz)
 
 
-cdef inline void _set_call(fg_args *a, const Py_ssize_t *rows, const char *cdata,
+cdef inline void _set_call(fg_any_args *a, const Py_ssize_t *rows, const char *cdata,
                            const char *vdata, bint fit_intercept, bint hess, bint want_grad,
                            Py_ssize_t isz) noexcept:
     """The fields of a that change from call to call: rows, coef, v, the mode."""
@@ -641,37 +683,6 @@ cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n
 # CSR X (fastgrad._sparse.CSR): the same driver around the kernels of fg_csr.c
 # ---------------------------------------------------------------------------
 
-cdef extern from "fg_csr.h" nogil:
-    ctypedef struct fg_csr_args:
-        const void *data
-        const void *indices
-        const void *indptr
-        Py_ssize_t nnz
-        Py_ssize_t n, k
-        const void *y
-        Py_ssize_t ys0, ys1
-        const Py_ssize_t *lab
-        Py_ssize_t ls
-        const void *w
-        Py_ssize_t ws
-        const Py_ssize_t *rows
-        const void *coef
-        const void *icpt
-        const void *v
-        const void *vicpt
-        int loss
-        int hess
-        int want_grad
-    size_t fg_csr_work_size(const fg_csr_args *a) noexcept
-    double fg_csr_chunk_f64_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
-                                double *g, double *work, Py_ssize_t *bad) noexcept
-    double fg_csr_chunk_f64_i64(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
-                                double *g, double *work, Py_ssize_t *bad) noexcept
-    double fg_csr_chunk_f32_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
-                                double *g, double *work, Py_ssize_t *bad) noexcept
-    double fg_csr_chunk_f32_i64(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
-                                double *g, double *work, Py_ssize_t *bad) noexcept
-
 cdef enum:
     CSR_CHUNK_BYTES = 1 << 22  # about this many bytes of values + indices per chunk
     CSR_SLOT_FACTOR = 8        # and at least this many values per accumulator entry
@@ -752,7 +763,7 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef Py_ssize_t m = cnp.PyArray_DIM(indptr, 0) - 1
     cdef Py_ssize_t n = X.shape[1]
     cdef Py_ssize_t k = cnp.PyArray_DIM(coef, 1) if cnp.PyArray_NDIM(coef) == 2 else 1
-    cdef cnp.ndarray rows_a, w_a, v_a
+    cdef cnp.ndarray rows_a, v_a
     cdef Py_ssize_t nrows = m
 
     a.data = cnp.PyArray_DATA(data)
@@ -761,43 +772,19 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.nnz = X.nnz
     a.n = n
     a.k = k
-    a.y = cnp.PyArray_DATA(y)
-    a.lab = NULL
-    a.ls = 0
-    if cnp.PyArray_TYPE(y) == cnp.NPY_INTP:
-        # multinomial class labels (checked in [0, k) by the caller)
-        a.lab = <const Py_ssize_t *>cnp.PyArray_DATA(y)
-        a.ls = cnp.PyArray_STRIDE(y, 0) // <Py_ssize_t>sizeof(Py_ssize_t)
-        a.ys0 = 0
-        a.ys1 = 0
-    else:
-        a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
-        a.ys1 = cnp.PyArray_STRIDE(y, 1) // isz if cnp.PyArray_NDIM(y) == 2 else 0
-    a.w = NULL
-    a.ws = 0
-    if w is not None:
-        w_a = <cnp.ndarray>w
-        a.w = cnp.PyArray_DATA(w_a)
-        a.ws = cnp.PyArray_STRIDE(w_a, 0) // isz
-    a.rows = NULL
+    _set_targets(&a, y, w, isz)
+    cdef const Py_ssize_t *rp = NULL
     if rows is not None:
         rows_a = <cnp.ndarray>rows
-        a.rows = <const Py_ssize_t *>cnp.PyArray_DATA(rows_a)
+        rp = <const Py_ssize_t *>cnp.PyArray_DATA(rows_a)
         nrows = cnp.PyArray_DIM(rows_a, 0)
-    cdef char *cdata = <char *>cnp.PyArray_DATA(coef)
-    a.coef = cdata
-    a.icpt = cdata + n * k * isz if fit_intercept else NULL
-    a.v = NULL
-    a.vicpt = NULL
-    cdef char *vdata = NULL
+    cdef const char *cdata = <const char *>cnp.PyArray_DATA(coef)
+    cdef const char *vdata = NULL
     if hess:
         v_a = <cnp.ndarray>v
-        vdata = <char *>cnp.PyArray_DATA(v_a)
-        a.v = vdata
-        a.vicpt = vdata + n * k * isz if fit_intercept else NULL
+        vdata = <const char *>cnp.PyArray_DATA(v_a)
+    _set_call(&a, rp, cdata, vdata, fit_intercept, hess, want_grad, isz)
     a.loss = LOSS_CODES[loss]
-    a.hess = hess
-    a.want_grad = want_grad or hess
 
     cdef Py_ssize_t glen = n * k + k
     cdef Py_ssize_t bpv = isz + cnp.PyArray_ITEMSIZE(indices)
