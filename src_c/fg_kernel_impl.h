@@ -57,6 +57,18 @@ FG_INLINE const double *FN(gather_yw)(const fg_args *a, ptrdiff_t i0, ptrdiff_t 
     return w ? wb : NULL;
 }
 
+#if FG_HAVE_VECEXT && !defined(FG_SUM4_DEFINED)
+#define FG_SUM4_DEFINED
+/* {sum(a0), sum(a1), sum(a2), sum(a3)}: four horizontal sums by one transpose */
+FG_INLINE fg_v4d fg_sum4(fg_v4d a0, fg_v4d a1, fg_v4d a2, fg_v4d a3)
+{
+    const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+    const fg_v4d t0 = __builtin_shuffle(a0, a1, lo) + __builtin_shuffle(a0, a1, hi);
+    const fg_v4d t1 = __builtin_shuffle(a2, a3, lo) + __builtin_shuffle(a2, a3, hi);
+    return __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
+}
+#endif
+
 #if FG_HAVE_VECEXT
 /* load 4 elements of T as 4 doubles (unaligned) */
 FG_INLINE fg_v4d FN(load4)(const T *p)
@@ -92,10 +104,7 @@ FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
             a2 += FN(load4)(p2 + f) * cf;
             a3 += FN(load4)(p3 + f) * cf;
         }
-        const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
-        fg_v4d t0 = __builtin_shuffle(a0, a1, lo) + __builtin_shuffle(a0, a1, hi);
-        fg_v4d t1 = __builtin_shuffle(a2, a3, lo) + __builtin_shuffle(a2, a3, hi);
-        fg_v4d zz = __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
+        const fg_v4d zz = fg_sum4(a0, a1, a2, a3);
         double r[4];
         memcpy(r, &zz, sizeof r);
         for (; f < n; f++) {
@@ -140,13 +149,7 @@ FG_INLINE void FN(dot4x2)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
             a0 += x0 * cf; a1 += x1 * cf; a2 += x2 * cf; a3 += x3 * cf;
             b0 += x0 * uf; b1 += x1 * uf; b2 += x2 * uf; b3 += x3 * uf;
         }
-        const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
-        fg_v4d t0 = __builtin_shuffle(a0, a1, lo) + __builtin_shuffle(a0, a1, hi);
-        fg_v4d t1 = __builtin_shuffle(a2, a3, lo) + __builtin_shuffle(a2, a3, hi);
-        fg_v4d zz = __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
-        fg_v4d s0 = __builtin_shuffle(b0, b1, lo) + __builtin_shuffle(b0, b1, hi);
-        fg_v4d s1 = __builtin_shuffle(b2, b3, lo) + __builtin_shuffle(b2, b3, hi);
-        fg_v4d tt = __builtin_shuffle(s0, s1, lo2) + __builtin_shuffle(s0, s1, hi2);
+        const fg_v4d zz = fg_sum4(a0, a1, a2, a3), tt = fg_sum4(b0, b1, b2, b3);
         double r[4], q[4];
         memcpy(r, &zz, sizeof r);
         memcpy(q, &tt, sizeof q);
@@ -488,7 +491,6 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
         cv[q] = v ? FN(load4)(v + 4 * q) : c[q];
         gv[q] = (fg_v4d){0, 0, 0, 0};
     }
-    const fg_v4i lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
     double acc = 0.0, gi = 0.0;
     /* rows from memory (a chunk too big for cache): prefetch the next block
      * while this one's dot products run, so that memory stays busy through
@@ -518,9 +520,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
                     sm[r] = x[r][0] * cc[0];
                     for (int q = 1; q < NV; q++) sm[r] += x[r][q] * cc[q];
                 }
-                fg_v4d t0 = __builtin_shuffle(sm[0], sm[1], lo) + __builtin_shuffle(sm[0], sm[1], hi);
-                fg_v4d t1 = __builtin_shuffle(sm[2], sm[3], lo) + __builtin_shuffle(sm[2], sm[3], hi);
-                fg_v4d zz = __builtin_shuffle(t0, t1, lo2) + __builtin_shuffle(t0, t1, hi2);
+                fg_v4d zz = fg_sum4(sm[0], sm[1], sm[2], sm[3]);
                 zz += pass == 0 ? b : vb;
                 memcpy((pass == 0 ? zB : tB) + u, &zz, sizeof zz);
             }
