@@ -1,0 +1,57 @@
+"""How fast this machine reads memory on 1 and on 2 threads: the ceiling for
+"2 threads against 1" (issue 3).
+
+    python tools/bandwidth.py [--mb 400] [--repeat 15] [--threads 1 2]
+
+Sums a float64 array of --mb megabytes (far beyond the caches) with a
+vectorised C loop (tools/bandwidth.c, OpenMP, built here and called through
+ctypes), on each thread count in turn, round-robin; prints medians in ms and
+GB/s.  If one thread of fastgrad already streams X at B1 GB/s and two threads
+of this loop reach B2, two threads of fastgrad can be at most B2 / B1 times
+faster than one.  Needs a C compiler with OpenMP (cc, or $CC).
+"""
+import argparse
+import ctypes
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mb", type=int, default=400)
+    ap.add_argument("--repeat", type=int, default=15)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+    x = np.random.default_rng(0).standard_normal(args.mb * 1_000_000 // 8)
+    cc = shlex.split(os.environ.get("CC", "cc"))
+    with tempfile.TemporaryDirectory() as d:
+        so = os.path.join(d, "bandwidth.so")
+        subprocess.run(cc + ["-O3", "-fopenmp", "-shared", "-fPIC",
+                             os.path.join(HERE, "bandwidth.c"), "-o", so], check=True)
+        lib = ctypes.CDLL(so)
+        lib.bw_sum.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int]
+        lib.bw_sum.restype = ctypes.c_double
+        times = {t: [] for t in args.threads}
+        for _ in range(args.repeat):
+            for t in args.threads:
+                s = time.perf_counter()
+                lib.bw_sum(x.ctypes.data, x.size, t)
+                times[t].append(time.perf_counter() - s)
+    for t, ts in times.items():
+        med = float(np.median(ts))
+        print(f"{t} thread{'s' if t > 1 else ' '}: {med * 1e3:7.1f} ms  {x.nbytes / med / 1e9:5.1f} GB/s "
+              f"(sum of {x.nbytes / 1e6:.0f} MB, median of {args.repeat})")
+    if len(args.threads) > 1:
+        t0, t1 = args.threads[0], args.threads[-1]
+        print(f"{t1} threads / {t0}: {np.median(times[t0]) / np.median(times[t1]):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
