@@ -342,6 +342,22 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
         /* the block: up to FG_CSR_NBF rows holding at most FG_CSR_CAP values */
         ptrdiff_t nb = 0;
         off[0] = 0;
+        if (r1 - i >= FG_CSR_NBF) {
+            /* a full block whose last end lies in [P0, P0 + FG_CSR_CAP] and
+             * in [0, nnz]: the ends in one vector pass, checked non-decreasing
+             * (then all of them lie in range); the loop below otherwise */
+            const ptrdiff_t E = (ptrdiff_t)ip[i + FG_CSR_NBF];
+            if (E >= P0 && E - P0 <= FG_CSR_CAP && E <= nnz) {
+                const I *FG_RESTRICT ipi = ip + i;
+                int down = 0;
+#pragma omp simd reduction(| : down)
+                for (ptrdiff_t q = 0; q < FG_CSR_NBF; q++) {
+                    off[q + 1] = (ptrdiff_t)ipi[q + 1] - P0;
+                    down |= ipi[q + 1] < ipi[q];
+                }
+                if (!down) nb = FG_CSR_NBF;
+            }
+        }
         while (nb < FG_CSR_NBF && i + nb < r1) {
             const ptrdiff_t e = (ptrdiff_t)ip[i + nb + 1];
             if (e < P0 + off[nb] || e > nnz) {

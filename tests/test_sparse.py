@@ -440,6 +440,42 @@ def test_malformed_raise_valueerror(backend, which, loss):
             obj.value(coef)
 
 
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_full_blocks_of_rows(index_dtype, loss):
+    """Consecutive rows in full blocks of 64 (the compiled flat path takes a
+    block's row ends in one vector pass when its last end is in range): the
+    results against the reference on enough rows for several full blocks and a
+    partial one, and an indptr that decreases, or leaves [0, nnz], strictly
+    inside a full block whose last end is valid: a ValueError, no read out of
+    bounds, on both the checked and the unchecked path."""
+    skip_if_no_native("native")
+    m, n = 64 * 5 + 23, 13
+    X = random_csr(m, n, density=0.4, seed=31, index_dtype=index_dtype)
+    y, coef, w = problem(m, n, None, loss, True, True, np.float64)
+    kw = dict(loss=loss, fit_intercept=True, sample_weight=w)
+    for nt in (1, 2):
+        assert_matches_ref(*fastgrad.value_and_grad(X, y, coef, n_threads=nt,
+                                                    backend="native", **kw),
+                           reference(X.toarray(), y, coef, **kw), 1e-11)
+    ip0 = X.indptr.copy()
+    nnz = int(ip0[-1])
+    for r in (64 + 5, 128 + 62, 256):      # inside the second, third, fifth block
+        for new in (int(ip0[r]) - 1, nnz + 5, -3, int(ip0[r + 2]) + 1):
+            if new == int(ip0[r + 1]) or 0 <= new <= nnz and ip0[r] <= new <= ip0[r + 2]:
+                continue
+            Xb = sp.csr_matrix((X.data, X.indices, ip0.copy()), shape=X.shape)
+            Xb.indptr[r + 1] = new
+            assert Xb.indptr[(r // 64 + 1) * 64] == ip0[(r // 64 + 1) * 64]
+            for nt in (1, 2):
+                with pytest.raises(ValueError, match="non-decreasing"):
+                    fastgrad.value_and_grad(Xb, y, coef, n_threads=nt,
+                                            backend="native", **kw)
+            obj = fastgrad.Objective(Xb, y, backend="native", check_input=False, **kw)
+            with pytest.raises(ValueError, match="non-decreasing"):
+                obj.value_and_grad(coef)
+
+
 def test_malformed_row_outside_rows_is_not_read(backend):
     X, _ = _malformed("index-too-large")
     bad_row = int(np.searchsorted(X.indptr, np.flatnonzero(X.indices >= N)[0],

@@ -8,8 +8,9 @@ arrays as the bench), writes it to a temporary file, compiles
 tools/csr_bounds.c together with src_c/fg_csr.c (the kernels as built, run-time
 SIMD dispatch included) and runs it: fastgrad's kernel, SciPy's loops written
 in C, and lower bounds (a flat gather and scatter over the same indices, with
-no row structure).  float64 values, int32 indices, one thread.  Needs a C
-compiler (cc, or $CC) and scipy.
+no row structure; and bound_blocked, the gather and scatter in the kernel's
+two passes per block of 64 rows, with none of its per-row work).  float64
+values, int32 indices, one thread.  Needs a C compiler (cc, or $CC) and scipy.
 """
 import argparse
 import os
