@@ -16,9 +16,10 @@ from conftest import (DTYPE_IDS, DTYPES, LOSSES, assert_grad_matches, assert_mat
 
 # (m, n): rows of 160 B and 800 B (row after row; squared one row at a time),
 # and of 2.4 KiB (4 rows interleaved, no software prefetch): all > 256 KiB per
-# chunk; and 8 or 5 columns, which F-ordered take cols_small (with a tail of
-# rows that is not a multiple of 4 in each chunk)
-SHAPES = [(40000, 20), (8000, 100), (3000, 300), (60001, 8), (30003, 5)]
+# chunk; 13 columns, which F-ordered take 8, then 4, then 1 column per step in
+# the column path's first sweep; and 8 or 5 columns, which F-ordered take
+# cols_small (with a tail of rows that is not a multiple of 4 in each chunk)
+SHAPES = [(40000, 20), (8000, 100), (3000, 300), (20000, 13), (60001, 8), (30003, 5)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
