@@ -913,7 +913,8 @@ FG_INLINE void FN(col_axpy4)(double *FG_RESTRICT z, const T *FG_RESTRICT x0,
  * per eight columns, and eight column streams come from memory at once
  * (side by side, F-ordered 40,000 x 1000, best of 9, 3 rounds: logistic
  * 28.2-30.7 -> 24.2-27.4 ms, hessp 29.9-32.0 -> 25.3-27.6; 500,000 x 100
- * hessp 29.2-31.0 -> 26.8-29.0; squared within the noise) */
+ * hessp 29.2-31.0 -> 26.8-29.0; squared within the noise; 500,000 x 100 F
+ * float32 logistic 16.4-19.1 -> 15.0-15.2 with the vector loop for float) */
 FG_INLINE void FN(col_axpy8)(double *FG_RESTRICT z, double *FG_RESTRICT t,
                              const T *const *x, const double *c, const double *u,
                              ptrdiff_t nb)
@@ -922,9 +923,26 @@ FG_INLINE void FN(col_axpy8)(double *FG_RESTRICT z, double *FG_RESTRICT t,
     const T *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
     const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
     const double c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
+    ptrdiff_t b0 = 0;
+#if FG_HAVE_VECEXT
+    if (sizeof(T) == 4 && !t) {  /* float: one conversion per 4 values (see axpy4) */
+        const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1}, C2 = {c2, c2, c2, c2};
+        const fg_v4d C3 = {c3, c3, c3, c3}, C4 = {c4, c4, c4, c4}, C5 = {c5, c5, c5, c5};
+        const fg_v4d C6 = {c6, c6, c6, c6}, C7 = {c7, c7, c7, c7};
+        for (; b0 + 4 <= nb; b0 += 4) {
+            fg_v4d zv;
+            memcpy(&zv, z + b0, sizeof zv);
+            zv += (FN(load4)(x0 + b0) * C0 + FN(load4)(x1 + b0) * C1 +
+                   FN(load4)(x2 + b0) * C2 + FN(load4)(x3 + b0) * C3) +
+                  (FN(load4)(x4 + b0) * C4 + FN(load4)(x5 + b0) * C5 +
+                   FN(load4)(x6 + b0) * C6 + FN(load4)(x7 + b0) * C7);
+            memcpy(z + b0, &zv, sizeof zv);
+        }
+    }
+#endif
     if (!t) {
 #pragma omp simd
-        for (ptrdiff_t b = 0; b < nb; b++)
+        for (ptrdiff_t b = b0; b < nb; b++)
             z[b] += ((double)x0[b] * c0 + (double)x1[b] * c1 + (double)x2[b] * c2 +
                      (double)x3[b] * c3) +
                     ((double)x4[b] * c4 + (double)x5[b] * c5 + (double)x6[b] * c6 +
@@ -934,7 +952,7 @@ FG_INLINE void FN(col_axpy8)(double *FG_RESTRICT z, double *FG_RESTRICT t,
     const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
     const double u4 = u[4], u5 = u[5], u6 = u[6], u7 = u[7];
 #pragma omp simd
-    for (ptrdiff_t b = 0; b < nb; b++) {
+    for (ptrdiff_t b = b0; b < nb; b++) {
         const double y0 = (double)x0[b], y1 = (double)x1[b], y2 = (double)x2[b];
         const double y3 = (double)x3[b], y4 = (double)x4[b], y5 = (double)x5[b];
         const double y6 = (double)x6[b], y7 = (double)x7[b];
@@ -951,7 +969,11 @@ FG_INLINE ptrdiff_t FN(col_sweep8)(const fg_args *a, const T *c, const T *u, ptr
 {
     const ptrdiff_t n = a->n, k = a->k, sc = a->sc;
     ptrdiff_t f = 0;
-    if (a->rows) return 0;
+    /* not with rows= (the gathered segments have room for 4 columns), nor
+     * for two outputs of a float X: 16 broadcast coefficients and the
+     * conversions do not fit the 16 vector registers (side by side, 500,000
+     * x 100 F float32 logistic hessp: 16.0-18.7 -> 16.4-19.2 ms, no gain) */
+    if (a->rows || (sizeof(T) == 4 && t)) return 0;
     for (; f + 8 <= n; f += 8) {
         const T *xs[8];
         double cs[8], us[8];
