@@ -10,7 +10,8 @@
  * 2 KiB, the dot products run row after row instead (X read front to back),
  * and the squared loss takes one row at a time, dot and axpy together.
  * Column path (F-ordered X): a block of 256 to 2048 rows (fg_col_block) that
- * stays in L2 or L3; z for the block eight columns at a time, the pointwise
+ * stays in L2 or L3; z for the block eight columns at a time (four with
+ * rows=, and for hessp of the logistic loss on float X), the pointwise
  * step over the block, then g[f] += X_b[:, f] . d four columns at a time,
  * reading the block again from cache, so X comes from memory once.  With
  * n <= 8 columns (and one output, no rows=), cols_small instead: blocks of 64
@@ -961,8 +962,9 @@ FG_INLINE void FN(col_axpy8)(double *FG_RESTRICT z, double *FG_RESTRICT t,
     }
 }
 
-/* the first f0 (a multiple of 8) columns of X_b @ c into z (and of X_b @ u
- * into t, when t), eight at a time; X read in place (no rows=) */
+/* columns [0, f) of X_b @ c added into z (and of X_b @ u into t, when t),
+ * eight at a time, f the largest multiple of 8 up to n; returns f (0 when
+ * this step does not apply: the caller's 4-column loop does all columns) */
 FG_INLINE ptrdiff_t FN(col_sweep8)(const fg_args *a, const T *c, const T *u, ptrdiff_t j,
                                    ptrdiff_t b0, ptrdiff_t nb, double *FG_RESTRICT z,
                                    double *FG_RESTRICT t)
