@@ -969,7 +969,7 @@ FG_INLINE ptrdiff_t FN(col_sweep8)(const fg_args *a, const T *c, const T *u, ptr
                                    ptrdiff_t b0, ptrdiff_t nb, double *FG_RESTRICT z,
                                    double *FG_RESTRICT t)
 {
-    const ptrdiff_t n = a->n, k = a->k, sc = a->sc;
+    const ptrdiff_t n = a->n, k = a->k;
     ptrdiff_t f = 0;
     /* not with rows= (the gathered segments have room for 4 columns), nor
      * for two outputs of a float X: 16 broadcast coefficients and the
@@ -980,7 +980,7 @@ FG_INLINE ptrdiff_t FN(col_sweep8)(const fg_args *a, const T *c, const T *u, ptr
         const T *xs[8];
         double cs[8], us[8];
         for (int q = 0; q < 8; q++) {
-            xs[q] = (const T *)a->X + (f + q) * sc + b0;
+            xs[q] = FN(col_seg)(a, f + q, b0, nb, NULL);  /* in place: no rows= */
             cs[q] = (double)c[(f + q) * k + j];
             us[q] = t ? (double)u[(f + q) * k + j] : 0.0;
         }
