@@ -321,34 +321,42 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
              * vectorised exp/log cost ~3.5 ns a row against ~20 one by one) */
             const T *y = (const T *)a->y, *wt = (const T *)a->w;
             const ptrdiff_t ys = a->ys0, ws = a->ws;
-            for (; i < r1; i++) {
-                const T *p = FN(row_ptr)(a, i, n, buf);
-                const ptrdiff_t r = a->rows ? a->rows[i] : i;
-                if (pf && !a->rows && i + 8 < r1) {
-                    const char *nx = (const char *)p + 8 * a->sr * (ptrdiff_t)sizeof(T);
-                    for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
-                        FG_PREFETCH(nx + o);
-                }
-                const double wi = wt ? (double)wt[r * ws] : 1.0;
-                double dq;
-                if (mode == 2) {
-                    double tq;
-                    FN(dot1v)(p, v, NULL, n, &tq, NULL);
-                    tq += vb;
-                    dq = wt ? wi * tq : tq;
-                } else {
-                    double zq;
-                    FN(dot1v)(p, coef, NULL, n, &zq, NULL);
-                    const double rq = (zq + b) - (double)y[r * ys];
-                    if (mode == 1) {
-                        acc += wt ? 0.5 * rq * rq * wi : 0.5 * rq * rq;
-                        continue;
+            /* four rows per step: each row's dot product in turn (X read
+             * front to back), then one axpy4, so g is loaded and stored once
+             * per four rows while they are still in L1 */
+            for (; i + 4 <= r1; i += 4) {
+                const T *pr[4];
+                double dq[4];
+                for (int u = 0; u < 4; u++) {
+                    const T *p = FN(row_ptr)(a, i + u, n, buf);
+                    const ptrdiff_t r = a->rows ? a->rows[i + u] : i + u;
+                    pr[u] = p;
+                    if (pf && !a->rows && i + u + 8 < r1) {
+                        const char *nx = (const char *)p + 8 * a->sr * (ptrdiff_t)sizeof(T);
+                        for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                            FG_PREFETCH(nx + o);
                     }
-                    dq = wt ? wi * rq : rq;
-                    acc += 0.5 * dq * rq;
+                    const double wi = wt ? (double)wt[r * ws] : 1.0;
+                    if (mode == 2) {
+                        double tq;
+                        FN(dot1v)(p, v, NULL, n, &tq, NULL);
+                        tq += vb;
+                        dq[u] = wt ? wi * tq : tq;
+                    } else {
+                        double zq;
+                        FN(dot1v)(p, coef, NULL, n, &zq, NULL);
+                        const double rq = (zq + b) - (double)y[r * ys];
+                        if (mode == 1) {
+                            acc += wt ? 0.5 * rq * rq * wi : 0.5 * rq * rq;
+                            continue;
+                        }
+                        dq[u] = wt ? wi * rq : rq;
+                        acc += 0.5 * dq[u] * rq;
+                    }
                 }
-                gi += dq;
-                FN(axpy1v)(g, p, dq, n);
+                if (mode == 1) continue;
+                gi += (dq[0] + dq[1]) + (dq[2] + dq[3]);
+                FN(axpy4)(g, pr[0], pr[1], pr[2], pr[3], dq, n);
             }
         }
 #endif
