@@ -34,6 +34,9 @@
  *              floor of a one-pass fused kernel with row blocks of B.
  *   lf_block1c, lf_block2c: the same for a C-ordered X: a block of B rows is
  *              one contiguous range of B * n values (row by row when ld > n).
+ *   lf_block2cg: lf_block2c with the block's rows read g at a time in
+ *              lockstep (g streams, as the kernels' 4-row steps read long
+ *              rows), no prefetch.
  *
  * pf > 0: software prefetch, pf blocks ahead: while a line of block k is read
  * in its first pass, the line at the same place in block k + pf is prefetched
@@ -313,5 +316,25 @@ typedef float lf_vf __attribute__((vector_size(32)));
                       : lf_blockc_##S(X, m, n, ld, B, pf, 1, 0);                         \
     }
 
+/* C order, a block of B rows read g rows at a time in lockstep (a line of
+ * each in turn, as the kernels' 4-row dot products read long rows): the block
+ * is an F-ordered n x B matrix (column stride ld), passed whole to the F
+ * pass; twice, as lf_block2c; no prefetch */
+#define LF_DEFINE_CG(S, T, V)                                                            \
+    double lf_block2cg_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,           \
+                           ptrdiff_t B, int g)                                           \
+    {                                                                                    \
+        V a[8] = {0};                                                                    \
+        double s = 0.0;                                                                  \
+        for (ptrdiff_t b0 = 0; b0 < m; b0 += B) {                                        \
+            const ptrdiff_t bl = m - b0 < B ? m - b0 : B;                                \
+            lf_fpass_##S(X + b0 * ld, bl, ld, 0, n, g, a, &s, 0, 1, 0);                  \
+            lf_fpass_##S(X + b0 * ld, bl, ld, 0, n, g, a, &s, 0, 2, 0);                  \
+        }                                                                                \
+        return lf_total_##S(a, s);                                                       \
+    }
+
 LF_DEFINE(d, double, lf_vd)
 LF_DEFINE(f, float, lf_vf)
+LF_DEFINE_CG(d, double, lf_vd)
+LF_DEFINE_CG(f, float, lf_vf)

@@ -25,7 +25,8 @@ method once, the order rotating), one thread:
   in turn, as fastgrad's column path reads 8 columns at a time; for C order one
   contiguous range: the memory part of the blocked access) and ``block2``
   (block1 plus a second pass over each block right after its first, from
-  cache: the floor of a one-pass fused kernel with blocks of B rows), for each
+  cache: the floor of a one-pass fused kernel with blocks of B rows; for C
+  order also with the block's rows g at a time in lockstep), for each
   B of --blocks and g of --groups, without and with software prefetch --pf
   blocks ahead (for block2 also spread over both passes, so that memory stays
   busy during the pass from cache).
@@ -99,6 +100,8 @@ def build(d):
         for k, extra in (("block1", 1), ("block2", 2), ("block1c", 0), ("block2c", 1)):
             getattr(lib, f"lf_{k}_{s}").argtypes = [P, Z, Z, Z, Z, I] + [I] * extra
             getattr(lib, f"lf_{k}_{s}").restype = ctypes.c_double
+        getattr(lib, f"lf_block2cg_{s}").argtypes = [P, Z, Z, Z, Z, I]
+        getattr(lib, f"lf_block2cg_{s}").restype = ctypes.c_double
     return lib, " ".join(flags)
 
 
@@ -129,8 +132,12 @@ def run_case(lib, spec, rounds, blocks, pf, groups):
     else:
         ld = X.strides[0] // X.itemsize
         b1c, b2c = getattr(lib, f"lf_block1c_{s}"), getattr(lib, f"lf_block2c_{s}")
+        b2cg = getattr(lib, f"lf_block2cg_{s}")
         b1 = {"": lambda B, q: b1c(p, m, n, ld, B, q)}
         b2 = {"": lambda B, q, sp: b2c(p, m, n, ld, B, q, sp)}
+        # rows g at a time in lockstep (g streams), no prefetch: g > 1 only
+        for g in sorted({g for g in groups if g > 1}):
+            b2[f"g={g} rows "] = lambda B, q, sp, g=g: b2cg(p, m, n, ld, B, min(g, B))
 
     methods = {
         "one read X @ coef (BLAS)": (lambda: X @ coef, None),
@@ -148,6 +155,8 @@ def run_case(lib, spec, rounds, blocks, pf, groups):
     for tag, f in b2.items():
         for B in blocks:
             for q, sp in pfs + [(pf, 1)] * (pf > 0):
+                if tag.endswith("rows ") and (q or sp):
+                    continue  # the lockstep rows have no prefetching variant
                 methods[f"block2 {tag}B={B} pf={q}{' spread' * sp}"] = (
                     lambda f=f, B=B, q=q, sp=sp: f(B, q, sp), 2)
 
