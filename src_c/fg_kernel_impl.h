@@ -317,10 +317,11 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
              * d, and one axpy4 while the rows are in L1, each row 8 ahead
              * prefetched: a steady stream.  (C harness, 500,000 x 100 in one
              * process: one row at a time 22.6-27.8 ms, the blocks of 64 rows
-             * 30.5-33.8, a plain sum of X 21.2; four rows instead of one:
-             * float32 1.43-1.68x -> 1.18-1.31x one read, float64 unchanged.
-             * The logistic step needs the blocks, whose vectorised exp/log
-             * cost ~3.5 ns a row against ~20 one by one) */
+             * 30.5-33.8, a plain sum of X 21.2.  Four rows instead of one,
+             * side by side in the package: float32 1.43-1.68x -> 1.18-1.31x
+             * one read, float64 unchanged.  The logistic step needs the
+             * blocks, whose vectorised exp/log cost ~3.5 ns a row against ~20
+             * one by one) */
             const T *y = (const T *)a->y, *wt = (const T *)a->w;
             const ptrdiff_t ys = a->ys0, ws = a->ws;
             /* four rows per step: each row's dot product in turn (X read
