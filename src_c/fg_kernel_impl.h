@@ -8,7 +8,7 @@
  * d2 x2 + d3 x3, so g is loaded and stored once per 4 rows while the rows are
  * still in L1.  For chunks that come from memory with rows of 16 values to
  * 2 KiB, the dot products run row after row instead (X read front to back),
- * and the squared loss takes one row at a time, dot and axpy together.
+ * and the squared loss takes four rows at a time, their dots, then their axpy.
  * Column path (F-ordered X): a block of 256 to 2048 rows (fg_col_block) that
  * stays in L2 or L3; z for the block eight columns at a time (four with
  * rows=, and for hessp of the logistic loss on float X), the pointwise
@@ -210,19 +210,6 @@ FG_INLINE void FN(dot1v)(const T *FG_RESTRICT p, const T *FG_RESTRICT c,
     if (u) *su = q;
 }
 
-/* g += d p for one row (one conversion per 4 values for float rows) */
-FG_INLINE void FN(axpy1v)(double *FG_RESTRICT g, const T *FG_RESTRICT p, double d, ptrdiff_t n)
-{
-    const fg_v4d D = {d, d, d, d};
-    ptrdiff_t f = 0;
-    for (; f + 4 <= n; f += 4) {
-        fg_v4d gv;
-        memcpy(&gv, g + f, sizeof gv);
-        gv += D * FN(load4)(p + f);
-        memcpy(g + f, &gv, sizeof gv);
-    }
-    for (; f < n; f++) g[f] += d * (double)p[f];
-}
 #endif
 
 FG_INLINE double FN(dot1)(const T *FG_RESTRICT p, const T *FG_RESTRICT c, ptrdiff_t n)
