@@ -76,6 +76,17 @@ typedef float lf_vf __attribute__((vector_size(32)));
  * lines from pfo on; pfm = 0: none.  Not inlined, so that each G is compiled
  * once (one call per G segments of a block); G = 4 and 8 are constants, any
  * other g runs the same code with G = g. */
+/* one line of the segment r at offset i into x0, x1 (inside lf_grp: uses i,
+ * pfm, pfo, L, W), with its prefetch */
+#define LF_LINE(LOAD, r, x0, x1)                                                         \
+    do {                                                                                 \
+        __typeof__(p) r_ = (r); /* p: the segments, const T * */                         \
+        if (pfm == 1) LF_PREFETCH(r_ + i + pfo);                                         \
+        if (pfm == 2 && !(i & L)) LF_PREFETCH(r_ + i / 2 + pfo);                         \
+        x0 += LOAD(r_ + i);                                                              \
+        x1 += LOAD(r_ + i + W);                                                          \
+    } while (0)
+
 #define LF_GRP(S, T, V, NAME, GX)                                                        \
     static __attribute__((noinline)) void lf_grp##NAME##_##S(                            \
         const T *p, ptrdiff_t ld, int g, ptrdiff_t len, V *acc, double *s, ptrdiff_t pfo, \
@@ -92,28 +103,12 @@ typedef float lf_vf __attribute__((vector_size(32)));
              * a[0..1]: the accumulators stay in registers whatever G is */             \
             int q = 0;                                                                   \
             for (; q + 4 <= G; q += 4)                                                   \
-                for (int e = 0; e < 4; e++) {                                            \
-                    const T *r = p + (q + e) * ld;                                       \
-                    if (pfm == 1) LF_PREFETCH(r + i + pfo);                              \
-                    if (pfm == 2 && !(i & L)) LF_PREFETCH(r + i / 2 + pfo);              \
-                    a[2 * e] += lf_load_##S(r + i);                                      \
-                    a[2 * e + 1] += lf_load_##S(r + i + W);                              \
-                }                                                                        \
+                for (int e = 0; e < 4; e++)                                              \
+                    LF_LINE(lf_load_##S, p + (q + e) * ld, a[2 * e], a[2 * e + 1]);      \
             for (; q + 2 <= G; q += 2)                                                   \
-                for (int e = 0; e < 2; e++) {                                            \
-                    const T *r = p + (q + e) * ld;                                       \
-                    if (pfm == 1) LF_PREFETCH(r + i + pfo);                              \
-                    if (pfm == 2 && !(i & L)) LF_PREFETCH(r + i / 2 + pfo);              \
-                    a[2 * e] += lf_load_##S(r + i);                                      \
-                    a[2 * e + 1] += lf_load_##S(r + i + W);                              \
-                }                                                                        \
-            for (; q < G; q++) {                                                         \
-                const T *r = p + q * ld;                                                 \
-                if (pfm == 1) LF_PREFETCH(r + i + pfo);                                  \
-                if (pfm == 2 && !(i & L)) LF_PREFETCH(r + i / 2 + pfo);                  \
-                a[0] += lf_load_##S(r + i);                                              \
-                a[1] += lf_load_##S(r + i + W);                                          \
-            }                                                                            \
+                for (int e = 0; e < 2; e++)                                              \
+                    LF_LINE(lf_load_##S, p + (q + e) * ld, a[2 * e], a[2 * e + 1]);      \
+            for (; q < G; q++) LF_LINE(lf_load_##S, p + q * ld, a[0], a[1]);             \
         }                                                                                \
         for (int q = 0; q < G; q++) {                                                    \
             const T *r = p + q * ld;                                                     \
