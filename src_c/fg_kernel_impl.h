@@ -381,8 +381,12 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                                 FG_PREFETCH(nx + o);
                         }
                         if (need_z) {
-                            FN(dot1v)(pr[r], coef, mode == 2 ? v : NULL, n, zB + q + r,
-                                      tB + q + r);
+                            /* u = NULL spelled out: dot1v is inlined, and a
+                             * constant NULL drops its second set of sums */
+                            if (mode == 2)
+                                FN(dot1v)(pr[r], coef, v, n, zB + q + r, tB + q + r);
+                            else
+                                FN(dot1v)(pr[r], coef, NULL, n, zB + q + r, NULL);
                             zB[q + r] += b;
                             if (mode == 2) tB[q + r] += vb;
                         } else {
