@@ -270,13 +270,17 @@ typedef float lf_vf __attribute__((vector_size(32)));
         return lf_blockf_##S(X, m, n, ld, B, pf, 1, spread, g);                           \
     }                                                                                    \
                                                                                          \
-    /* one pass over a block of a C-ordered X: rows [b0, b0 + bl), one range when       \
-     * ld == n, else row by row */                                                       \
+    /* one pass over a block of a C-ordered X: rows [b0, b0 + bl), one range when        \
+     * ld == n, else row by row; g > 1: the rows g at a time in lockstep (a line of      \
+     * each in turn, as the kernels' 4-row dot products read long rows), the block       \
+     * being an F-ordered n x bl matrix (column stride ld) for the F pass */             \
     static inline __attribute__((always_inline)) void lf_rows_##S(                       \
-        const T *X, ptrdiff_t n, ptrdiff_t ld, ptrdiff_t b0, ptrdiff_t bl, V *a,         \
+        const T *X, ptrdiff_t n, ptrdiff_t ld, ptrdiff_t b0, ptrdiff_t bl, int g, V *a,  \
         double *s, ptrdiff_t dist, int pass, int spread)                                 \
     {                                                                                    \
-        if (ld == n)                                                                     \
+        if (g > 1)                                                                       \
+            lf_fpass_##S(X + b0 * ld, bl, ld, 0, n, g, a, s, dist, pass, spread);        \
+        else if (ld == n)                                                                \
             lf_pass_##S(X + b0 * ld, bl * n, a, s, dist, pass, spread);                  \
         else                                                                             \
             for (ptrdiff_t i = b0; i < b0 + bl; i++)                                     \
@@ -285,15 +289,15 @@ typedef float lf_vf __attribute__((vector_size(32)));
                                                                                          \
     static inline __attribute__((always_inline)) double lf_blockc_##S(                   \
         const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld, ptrdiff_t B, int pf,         \
-        int twice, int spread)                                                           \
+        int twice, int spread, int g)                                                    \
     {                                                                                    \
         V a[8] = {0};                                                                    \
         double s = 0.0;                                                                  \
         for (ptrdiff_t b0 = 0; b0 < m; b0 += B) {                                        \
             const ptrdiff_t bl = m - b0 < B ? m - b0 : B;                                \
             const ptrdiff_t dist = pf > 0 && b0 + pf * B < m ? pf * B * ld : 0;          \
-            lf_rows_##S(X, n, ld, b0, bl, a, &s, dist, 1, spread);                       \
-            if (twice) lf_rows_##S(X, n, ld, b0, bl, a, &s, dist, 2, spread);            \
+            lf_rows_##S(X, n, ld, b0, bl, g, a, &s, dist, 1, spread);                    \
+            if (twice) lf_rows_##S(X, n, ld, b0, bl, g, a, &s, dist, 2, spread);         \
         }                                                                                \
         return lf_total_##S(a, s);                                                       \
     }                                                                                    \
@@ -301,35 +305,22 @@ typedef float lf_vf __attribute__((vector_size(32)));
     double lf_block1c_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,            \
                           ptrdiff_t B, int pf)                                           \
     {                                                                                    \
-        return lf_blockc_##S(X, m, n, ld, B, pf, 0, 0);                                  \
+        return lf_blockc_##S(X, m, n, ld, B, pf, 0, 0, 1);                               \
     }                                                                                    \
                                                                                          \
     double lf_block2c_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,            \
                           ptrdiff_t B, int pf, int spread)                               \
     {                                                                                    \
-        return spread ? lf_blockc_##S(X, m, n, ld, B, pf, 1, 1)                          \
-                      : lf_blockc_##S(X, m, n, ld, B, pf, 1, 0);                         \
-    }
-
-/* C order, a block of B rows read g rows at a time in lockstep (a line of
- * each in turn, as the kernels' 4-row dot products read long rows): the block
- * is an F-ordered n x B matrix (column stride ld), passed whole to the F
- * pass; twice, as lf_block2c; no prefetch */
-#define LF_DEFINE_CG(S, T, V)                                                            \
+        return spread ? lf_blockc_##S(X, m, n, ld, B, pf, 1, 1, 1)                       \
+                      : lf_blockc_##S(X, m, n, ld, B, pf, 1, 0, 1);                      \
+    }                                                                                    \
+                                                                                         \
+    /* lf_block2c with the rows g at a time in lockstep, no prefetch */                  \
     double lf_block2cg_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,           \
                            ptrdiff_t B, int g)                                           \
     {                                                                                    \
-        V a[8] = {0};                                                                    \
-        double s = 0.0;                                                                  \
-        for (ptrdiff_t b0 = 0; b0 < m; b0 += B) {                                        \
-            const ptrdiff_t bl = m - b0 < B ? m - b0 : B;                                \
-            lf_fpass_##S(X + b0 * ld, bl, ld, 0, n, g, a, &s, 0, 1, 0);                  \
-            lf_fpass_##S(X + b0 * ld, bl, ld, 0, n, g, a, &s, 0, 2, 0);                  \
-        }                                                                                \
-        return lf_total_##S(a, s);                                                       \
+        return lf_blockc_##S(X, m, n, ld, B, 0, 1, 0, g);                                \
     }
 
 LF_DEFINE(d, double, lf_vd)
 LF_DEFINE(f, float, lf_vf)
-LF_DEFINE_CG(d, double, lf_vd)
-LF_DEFINE_CG(f, float, lf_vf)
