@@ -243,33 +243,6 @@ typedef float lf_vf __attribute__((vector_size(32)));
         return lf_total_##S(a, s);                                                       \
     }                                                                                    \
                                                                                          \
-    static inline __attribute__((always_inline)) double lf_blockf_##S(                   \
-        const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld, ptrdiff_t B, int pf,         \
-        int twice, int spread, int g)                                                    \
-    {                                                                                    \
-        V a[8] = {0};                                                                    \
-        double s = 0.0;                                                                  \
-        for (ptrdiff_t b0 = 0; b0 < m; b0 += B) {                                        \
-            const ptrdiff_t bl = m - b0 < B ? m - b0 : B;                                \
-            const ptrdiff_t dist = pf > 0 && b0 + pf * B < m ? pf * B : 0;               \
-            lf_fpass_##S(X, n, ld, b0, bl, g, a, &s, dist, 1, spread);                   \
-            if (twice) lf_fpass_##S(X, n, ld, b0, bl, g, a, &s, dist, 2, spread);        \
-        }                                                                                \
-        return lf_total_##S(a, s);                                                       \
-    }                                                                                    \
-                                                                                         \
-    double lf_block1_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,             \
-                         ptrdiff_t B, int pf, int g)                                     \
-    {                                                                                    \
-        return lf_blockf_##S(X, m, n, ld, B, pf, 0, 0, g);                                     \
-    }                                                                                    \
-                                                                                         \
-    double lf_block2_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,             \
-                         ptrdiff_t B, int pf, int spread, int g)                         \
-    {                                                                                    \
-        return lf_blockf_##S(X, m, n, ld, B, pf, 1, spread, g);                           \
-    }                                                                                    \
-                                                                                         \
     /* one pass over a block of a C-ordered X: rows [b0, b0 + bl), one range when        \
      * ld == n, else row by row; g > 1: the rows g at a time in lockstep (a line of      \
      * each in turn, as the kernels' 4-row dot products read long rows), the block       \
@@ -287,39 +260,58 @@ typedef float lf_vf __attribute__((vector_size(32)));
                 lf_pass_##S(X + i * ld, n, a, s, dist, pass, spread);                    \
     }                                                                                    \
                                                                                          \
-    static inline __attribute__((always_inline)) double lf_blockc_##S(                   \
+    /* blocks of B rows, each read once (twice = 0) or twice; corder: X is               \
+     * C-ordered (lf_rows), else F-ordered (lf_fpass, g columns in lockstep) */          \
+    static inline __attribute__((always_inline)) double lf_block_##S(                    \
         const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld, ptrdiff_t B, int pf,         \
-        int twice, int spread, int g)                                                    \
+        int twice, int spread, int g, int corder)                                        \
     {                                                                                    \
         V a[8] = {0};                                                                    \
         double s = 0.0;                                                                  \
         for (ptrdiff_t b0 = 0; b0 < m; b0 += B) {                                        \
             const ptrdiff_t bl = m - b0 < B ? m - b0 : B;                                \
-            const ptrdiff_t dist = pf > 0 && b0 + pf * B < m ? pf * B * ld : 0;          \
-            lf_rows_##S(X, n, ld, b0, bl, g, a, &s, dist, 1, spread);                    \
-            if (twice) lf_rows_##S(X, n, ld, b0, bl, g, a, &s, dist, 2, spread);         \
+            const ptrdiff_t dist = pf > 0 && b0 + pf * B < m ? pf * B * (corder ? ld : 1) : 0;\
+            for (int pass = 1; pass <= 1 + (twice != 0); pass++) {                       \
+                if (corder)                                                              \
+                    lf_rows_##S(X, n, ld, b0, bl, g, a, &s, dist, pass, spread);         \
+                else                                                                     \
+                    lf_fpass_##S(X, n, ld, b0, bl, g, a, &s, dist, pass, spread);        \
+            }                                                                            \
         }                                                                                \
         return lf_total_##S(a, s);                                                       \
+    }                                                                                    \
+                                                                                         \
+    double lf_block1_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,             \
+                         ptrdiff_t B, int pf, int g)                                     \
+    {                                                                                    \
+        return lf_block_##S(X, m, n, ld, B, pf, 0, 0, g, 0);                             \
+    }                                                                                    \
+                                                                                         \
+    double lf_block2_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,             \
+                         ptrdiff_t B, int pf, int spread, int g)                         \
+    {                                                                                    \
+        return spread ? lf_block_##S(X, m, n, ld, B, pf, 1, 1, g, 0)                     \
+                      : lf_block_##S(X, m, n, ld, B, pf, 1, 0, g, 0);                    \
     }                                                                                    \
                                                                                          \
     double lf_block1c_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,            \
                           ptrdiff_t B, int pf)                                           \
     {                                                                                    \
-        return lf_blockc_##S(X, m, n, ld, B, pf, 0, 0, 1);                               \
+        return lf_block_##S(X, m, n, ld, B, pf, 0, 0, 1, 1);                             \
     }                                                                                    \
                                                                                          \
     double lf_block2c_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,            \
                           ptrdiff_t B, int pf, int spread)                               \
     {                                                                                    \
-        return spread ? lf_blockc_##S(X, m, n, ld, B, pf, 1, 1, 1)                       \
-                      : lf_blockc_##S(X, m, n, ld, B, pf, 1, 0, 1);                      \
+        return spread ? lf_block_##S(X, m, n, ld, B, pf, 1, 1, 1, 1)                     \
+                      : lf_block_##S(X, m, n, ld, B, pf, 1, 0, 1, 1);                    \
     }                                                                                    \
                                                                                          \
     /* lf_block2c with the rows g at a time in lockstep, no prefetch */                  \
     double lf_block2cg_##S(const T *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t ld,           \
                            ptrdiff_t B, int g)                                           \
     {                                                                                    \
-        return lf_blockc_##S(X, m, n, ld, B, 0, 1, 0, g);                                \
+        return lf_block_##S(X, m, n, ld, B, 0, 1, 0, g, 1);                              \
     }
 
 LF_DEFINE(d, double, lf_vd)
