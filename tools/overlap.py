@@ -12,7 +12,16 @@ called through ctypes), the same loop runs
   ("in cache": the arithmetic alone);
 
 round-robin in one process, one thread, beside the BLAS read of the same
-bytes as an (m, 100) matrix (X @ coef).  It prints medians, each as a
+bytes as an (m, 100) matrix (X @ coef).  Three loop orders:
+
+- interleaved: each line's K multiply-adds right after its read;
+- phased: blocks of 64 lines (4 KiB), the block's reads, then its K
+  multiply-adds per line in a phase of their own, then the block read again
+  from L1: the order of a fused kernel, whose pointwise step needs a row's
+  whole dot product before its axpy;
+- phased + prefetch: the same, the next block prefetched line by line
+  through the arithmetic phase.
+  It prints medians, each as a
 multiple of that read, and the streamed time against max(the loop's own read
 at K = 0, in cache): 1.00 is perfect overlap, (read + in cache) / max none at
 all.
@@ -37,6 +46,7 @@ from threadpoolctl import threadpool_limits
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KS = [0, 8, 16, 24, 32, 48, 64]
+ORDERS = [("interleaved", "ov_"), ("phased", "ovb_"), ("phased + prefetch", "ovbp_")]
 SLICE = 256 * 1024 // 8
 
 
@@ -51,11 +61,12 @@ def build(d):
         subprocess.run(cc + ["-O3", "-shared", "-fPIC", src, "-o", so], check=True)
     lib = ctypes.CDLL(so)
     fns = {}
-    for k in KS:
-        f = getattr(lib, f"ov_{k}")
-        f.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
-        f.restype = ctypes.c_double
-        fns[k] = f
+    for _, pre in ORDERS:
+        for k in KS:
+            f = getattr(lib, f"{pre}{k}")
+            f.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+            f.restype = ctypes.c_double
+            fns[pre, k] = f
     return lib, fns
 
 
@@ -74,30 +85,34 @@ def main():
     sink = 0.0
     with tempfile.TemporaryDirectory() as d, threadpool_limits(1):
         _, fns = build(d)
-        t_read, t_mem, t_l2 = [], {k: [] for k in KS}, {k: [] for k in KS}
+        keys = list(fns)
+        t_read, t_mem, t_l2 = [], {k: [] for k in keys}, {k: [] for k in keys}
         for _ in range(args.repeat):
             s = time.perf_counter()
             X @ coef
             t_read.append(time.perf_counter() - s)
-            for k in KS:
-                f = fns[k]
+            for key in keys:
+                f = fns[key]
                 s = time.perf_counter()
                 sink += f(p, flat.size)
-                t_mem[k].append(time.perf_counter() - s)
+                t_mem[key].append(time.perf_counter() - s)
                 s = time.perf_counter()
                 for _ in range(reps):
                     sink += f(p, SLICE)
-                t_l2[k].append(time.perf_counter() - s)
+                t_l2[key].append(time.perf_counter() - s)
     rd = float(np.median(t_read))
     print(f"one read (X @ coef, {m} x {n} float64, {X.nbytes / 1e6:.0f} MB, 1 thread): "
           f"{rd * 1e3:.1f} ms; medians of {args.repeat}")
-    s0 = float(np.median(t_mem[0]))
-    print(f"the loop's own read (K = 0, streamed): {s0 * 1e3:.1f} ms = {s0 / rd:.2f}x one read")
-    print(f"{'FMAs/line':>9} | {'in cache':>16} | {'streamed':>16} | streamed / max(K=0 streamed, in cache)")
-    for k in KS:
-        tm, tc = float(np.median(t_mem[k])), float(np.median(t_l2[k]))
-        print(f"{k:9d} | {tc * 1e3:7.1f} ms {tc / rd:4.2f}x | {tm * 1e3:7.1f} ms {tm / rd:4.2f}x | "
-              f"{tm / max(s0, tc):.2f} (none at all: {(s0 + tc) / max(s0, tc):.2f})")
+    for name, pre in ORDERS:
+        s0 = float(np.median(t_mem[pre, 0]))
+        print(f"\n{name}: the loop's own reads (K = 0, streamed): {s0 * 1e3:.1f} ms = "
+              f"{s0 / rd:.2f}x one read")
+        print(f"{'FMAs/line':>9} | {'in cache':>16} | {'streamed':>16} | "
+              "streamed / max(K=0 streamed, in cache)")
+        for k in KS:
+            tm, tc = float(np.median(t_mem[pre, k])), float(np.median(t_l2[pre, k]))
+            print(f"{k:9d} | {tc * 1e3:7.1f} ms {tc / rd:4.2f}x | {tm * 1e3:7.1f} ms {tm / rd:4.2f}x | "
+                  f"{tm / max(s0, tc):.2f} (none at all: {(s0 + tc) / max(s0, tc):.2f})")
     if sink == 0.123:  # keeps the calls' results alive
         print(sink, file=sys.stderr)
 
