@@ -60,6 +60,7 @@ cdef extern from "fastgrad_kernels.h" nogil:
                         double *g, double *work) noexcept
     double fg_chunk_f32(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
                         double *g, double *work) noexcept
+    int fg_y_in_unit(const fg_args *a, int f32, Py_ssize_t nrows) noexcept
     const char *fg_simd_paths() noexcept
     const char *fg_simd_selected() noexcept
     double fg_log1pexp(double z) noexcept
@@ -460,14 +461,7 @@ cdef bint _plain_out(object out, int nd, const cnp.npy_intp *dims, object descr,
 
 cdef bint _y_in_unit(const fg_args *a, bint f32, Py_ssize_t nrows) noexcept:
     """Every y the call uses in [0, 1] (NaN is not): the logistic range check."""
-    cdef Py_ssize_t i, r
-    cdef double v
-    for i in range(nrows):
-        r = a.rows[i] if a.rows != NULL else i
-        v = (<const float *>a.y)[r * a.ys0] if f32 else (<const double *>a.y)[r * a.ys0]
-        if not (v >= 0.0 and v <= 1.0):
-            return False
-    return True
+    return fg_y_in_unit(a, f32, nrows) != 0
 
 
 def value_and_grad_common(object X, object y, object coef, object rows, object out,

@@ -97,6 +97,51 @@ FG_INLINE int fg_mode(const fg_args *a) { return a->hess ? 2 : (a->want_grad ? 0
 #undef T
 #undef SFX
 
+/* ---- the logistic loss's range check -------------------------------------- */
+/* Each y of rows [0, nrows) (a->rows[0 .. nrows) when given) in [0, 1]; NaN is
+ * not.  Blocks of 1024 rows, each counted by a branch-free loop that
+ * vectorises: about one compare a value, where a loop that returned at the
+ * first bad value ran ~9 instructions a row (callgrind: 1.35M of 9.1M for
+ * 3 calls on 50,000 x 8 float64 logistic). */
+#define FG_Y01_LOOP(T)                                                          \
+    do {                                                                        \
+        const T *y = (const T *)a->y;                                           \
+        if (rows) {                                                             \
+            _Pragma("omp simd reduction(+ : bad)")                              \
+            for (ptrdiff_t i = i0; i < i1; i++) {                               \
+                const double v = (double)y[rows[i] * ys];                       \
+                bad += ((v >= 0.0) & (v <= 1.0)) ? 0.0 : 1.0;                   \
+            }                                                                   \
+        } else if (ys == 1) {                                                   \
+            _Pragma("omp simd reduction(+ : bad)")                              \
+            for (ptrdiff_t i = i0; i < i1; i++) {                               \
+                const double v = (double)y[i];                                  \
+                bad += ((v >= 0.0) & (v <= 1.0)) ? 0.0 : 1.0;                   \
+            }                                                                   \
+        } else {                                                                \
+            for (ptrdiff_t i = i0; i < i1; i++) {                               \
+                const double v = (double)y[i * ys];                             \
+                bad += ((v >= 0.0) & (v <= 1.0)) ? 0.0 : 1.0;                   \
+            }                                                                   \
+        }                                                                       \
+    } while (0)
+
+FG_CLONES
+int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows)
+{
+    const ptrdiff_t *rows = a->rows;
+    const ptrdiff_t ys = a->ys0;
+    for (ptrdiff_t i0 = 0; i0 < nrows; i0 += 1024) {
+        const ptrdiff_t i1 = nrows - i0 < 1024 ? nrows : i0 + 1024;
+        double bad = 0.0;
+        if (f32) FG_Y01_LOOP(float);
+        else FG_Y01_LOOP(double);
+        if (bad != 0.0) return 0;
+    }
+    return 1;
+}
+#undef FG_Y01_LOOP
+
 /* ---- what was compiled, what runs ---------------------------------------- */
 const char *fg_simd_paths(void)
 {

@@ -58,6 +58,10 @@ double fg_chunk_f64(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 double fg_chunk_f32(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                     double *g, double *work);
 
+/* 1 when every y of rows [0, nrows) (a->rows[0 .. nrows) when given) lies in
+ * [0, 1], else 0 (NaN counts as outside); f32: y is float, else double. */
+int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows);
+
 /* Names of the SIMD paths compiled in, and the one this CPU runs. */
 const char *fg_simd_paths(void);
 const char *fg_simd_selected(void);

@@ -201,6 +201,45 @@ def test_what_the_common_call_leaves_to_the_general_path(monkeypatch, case):
     _same(a, b)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("y_layout", ["contiguous", "strided"])
+@pytest.mark.parametrize("bad", [np.nan, -0.25, 1.5, np.inf, -np.inf])
+@pytest.mark.parametrize("at", [0, 1023, 1024, 2999])
+def test_logistic_y_range_check_of_the_lean_entry(dtype, y_layout, bad, at):
+    """The compiled range check (blocks of 1024 rows) sees one bad y wherever it
+    is, in a y read with a stride too; with rows=, only the rows used count."""
+    m = 3000
+    X, y, coef, _ = make_problem(m, 5, seed=7)
+    X, coef = X.astype(dtype), coef.astype(dtype)
+    y01 = (y > 0).astype(dtype)
+    if y_layout == "strided":
+        holder = np.zeros(2 * m, dtype=dtype)
+        holder[::2] = y01
+        y01 = holder[::2]
+    y01[at] = bad
+    copies = snapshot(X, y01, coef)
+    assert _common(X, y01, coef, loss="logistic") is None      # left to the general path
+    if np.isnan(bad):   # the general path lets NaN through, as NumPy would
+        loss, g = fastgrad.value_and_grad(X, y01, coef, loss="logistic")
+        assert np.isnan(loss) and np.isnan(g).all()
+    else:
+        with pytest.raises(ValueError, match=r"\[0, 1\]"):
+            fastgrad.value_and_grad(X, y01, coef, loss="logistic")
+    # rows that skip the bad y: the lean entry takes the call, and agrees
+    # bit for bit with the general path
+    rows = np.r_[np.arange(at), np.arange(at + 1, m)][::-1].copy()
+    a = _common(X, y01, coef, rows=rows, loss="logistic")
+    assert a is not None
+    b = fastgrad.value_and_grad(X[rows], np.ascontiguousarray(y01[rows]), coef,
+                                loss="logistic")
+    assert np.isfinite(a[0])
+    np.testing.assert_allclose(a[0], b[0], rtol=rtol_for(dtype))
+    np.testing.assert_allclose(a[1], b[1], rtol=rtol_for(dtype), atol=1e-6)
+    # rows that include it: declined again
+    assert _common(X, y01, coef, rows=np.array([at, 0]), loss="logistic") is None
+    assert_unchanged((X, y01, coef), copies)
+
+
 @pytest.mark.parametrize("kw, exc, match", [
     (dict(loss="bogus"), ValueError, "loss="),
     (dict(reduction="avg"), ValueError, "reduction="),
