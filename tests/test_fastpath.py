@@ -225,8 +225,8 @@ def test_logistic_y_range_check_of_the_lean_entry(dtype, y_layout, bad, at):
     else:
         with pytest.raises(ValueError, match=r"\[0, 1\]"):
             fastgrad.value_and_grad(X, y01, coef, loss="logistic")
-    # rows that skip the bad y: the lean entry takes the call, and agrees
-    # bit for bit with the general path
+    # rows that skip the bad y: the lean entry takes the call, and agrees with
+    # the same call on a copy of those rows
     rows = np.r_[np.arange(at), np.arange(at + 1, m)][::-1].copy()
     a = _common(X, y01, coef, rows=rows, loss="logistic")
     assert a is not None

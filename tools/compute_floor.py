@@ -8,7 +8,7 @@ read), no scheduling of the memory reads can meet the target: the case is
 bound by computation, not by the read.
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python tools/compute_floor.py [500000x100C ...]
-(about two minutes; medians of 7 rounds, each round timing the read, the full
+(about 20 s; medians of 7 rounds, each round timing the read, the full
 call and the slice in turn, so that a drift of the host's speed moves them
 alike; 1 thread; the per-call overhead, measured on a 4-row slice, is
 subtracted from the in-cache time).  The last figure of each kind, full time /
@@ -88,7 +88,8 @@ def main(sel):
                 small, over = float(np.median(t_small[kind])), float(np.median(t_over[kind]))
                 floor = max(small - over, 0.0) * m / rows
                 parts.append(f"{kind} {full * 1e3:.1f} ms ({full / one:.2f}) / "
-                             f"{floor * 1e3:.1f} ms ({floor / one:.2f}) [{full / floor:.2f}]")
+                             f"{floor * 1e3:.1f} ms ({floor / one:.2f}) "
+                             f"[{full / floor if floor > 0 else float('inf'):.2f}]")
             print(f"{m}x{n} {np.dtype(dt).name} {order}: read {one * 1e3:.1f} ms | "
                   + " | ".join(parts), flush=True)
             del X
