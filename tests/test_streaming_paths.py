@@ -14,7 +14,7 @@ import fastgrad
 from conftest import (DTYPE_IDS, DTYPES, LOSSES, assert_grad_matches, assert_matches_ref,
                       make_problem, reference, reference_hessp, rtol_for)
 
-# (m, n): rows of 160 B and 800 B (row after row; squared one row at a time),
+# (m, n): rows of 160 B and 800 B (row after row; squared four rows a step),
 # and of 2.4 KiB (4 rows interleaved, no software prefetch): all > 256 KiB per
 # chunk; 13 columns, which F-ordered take 8, then 4, then 1 column per step in
 # the column path's first sweep; and 8 or 5 columns, which F-ordered take
