@@ -11,10 +11,10 @@ import numpy as np
 import fastgrad
 from fastgrad._bench import suite as S
 from fastgrad._bench.reference import numpy_hess_diag, numpy_hessp, numpy_twopass
-from fastgrad._bench.timing import median_time, medians
+from fastgrad._bench.timing import median_time
 
 
-class ValueAndGrad(S.PinnedBench):
+class ValueAndGrad(S.VersusTwoPass):
     """One pass (fastgrad) vs two passes (NumPy) over X, X larger than the caches.
 
     The shapes are 200000x100 only, unless FASTGRAD_ASV_GRID=full (then also
@@ -46,30 +46,11 @@ class ValueAndGrad(S.PinnedBench):
     def _numpy_twopass(self):
         return numpy_twopass(self.X, self.y, self.coef, self.loss)
 
-    def time_fastgrad(self, *params):
-        self._fastgrad()
-
     def time_numpy_backend(self, *params):
         self._numpy_backend()
 
-    def time_numpy_twopass(self, *params):
-        self._numpy_twopass()
-
     def time_one_read(self, *params):
         self.X @ self.coef
-
-    def peakmem_fastgrad(self, *params):
-        self._fastgrad()
-
-    def peakmem_numpy_twopass(self, *params):
-        self._numpy_twopass()
-
-    def track_speedup_vs_numpy(self, *params):
-        """time of the NumPy two-pass expression / time of fastgrad (> 1: fastgrad wins)"""
-        t_fg, t_np = medians([self._fastgrad, self._numpy_twopass])
-        return t_np / t_fg
-
-    track_speedup_vs_numpy.unit = "x"
 
     def track_gbps(self, *params):
         """bytes of X / median time of fastgrad.value_and_grad"""
@@ -112,8 +93,7 @@ class Hessp(S.PinnedBench):
 
     def track_speedup_vs_numpy(self, *params):
         """time of X.T @ (h * (X @ v)) / time of fastgrad.hessp"""
-        t_fg, t_np = medians([self._fastgrad, self._numpy])
-        return t_np / t_fg
+        return S.ratio(self._numpy, self._fastgrad)
 
     track_speedup_vs_numpy.unit = "x"
 

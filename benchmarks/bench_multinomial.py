@@ -16,10 +16,9 @@ import fastgrad
 from fastgrad._bench import suite as S
 from fastgrad._bench.peers import sklearn_multinomial
 from fastgrad._bench.reference import numpy_softmax_twopass
-from fastgrad._bench.timing import medians
 
 
-class Multinomial(S.PinnedBench):
+class Multinomial(S.VersusTwoPass):
     """value_and_grad and hessp, K = 10 classes, X larger than the caches."""
 
     params = (["float64", "float32"], ["C", "F"], [1, 2])
@@ -37,40 +36,20 @@ class Multinomial(S.PinnedBench):
                                        reduction="sum", n_threads=self.n_threads,
                                        backend="native")
 
-    def _numpy(self):
+    def _numpy_twopass(self):
         return numpy_softmax_twopass(self.X, self.W, self.Y)
-
-    def time_fastgrad(self, *params):
-        self._fastgrad()
 
     def time_fastgrad_hessp(self, *params):
         fastgrad.hessp(self.X, self.y, self.W, self.V, loss="multinomial",
                        n_threads=self.n_threads, backend="native")
 
-    def time_numpy_twopass(self, *params):
-        self._numpy()
-
     def time_one_read(self, *params):
         self.X @ self.W[:, 0]
-
-    def peakmem_fastgrad(self, *params):
-        self._fastgrad()
-
-    def peakmem_numpy_twopass(self, *params):
-        self._numpy()
-
-    def track_speedup_vs_numpy(self, *params):
-        """time of NumPy's softmax two-pass expression / time of fastgrad"""
-        t_fg, t_np = medians([self._fastgrad, self._numpy])
-        return t_np / t_fg
-
-    track_speedup_vs_numpy.unit = "x"
 
     def track_ratio_to_one_read(self, *params):
         """time of fastgrad / time of one read of X (a single X @ coef)"""
         c = np.ascontiguousarray(self.W[:, 0])
-        t_fg, t_read = medians([self._fastgrad, lambda: self.X @ c])
-        return t_fg / t_read
+        return S.ratio(self._fastgrad, lambda: self.X @ c)
 
     track_ratio_to_one_read.unit = "x"
 

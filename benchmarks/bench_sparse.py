@@ -14,7 +14,6 @@ time with 1 thread / with 2.
 import fastgrad
 from fastgrad._bench import suite as S
 from fastgrad._bench.sparse import NAMED_CASES, make_csr, scipy_grad
-from fastgrad._bench.timing import medians
 
 
 class SparseValueAndGrad(S.PinnedBench):
@@ -50,14 +49,12 @@ class SparseValueAndGrad(S.PinnedBench):
 
     def track_speedup_vs_scipy(self, *params):
         """scipy's time (1 thread) / fastgrad's time (n_threads)"""
-        t_fg, t_sp = medians([self._fastgrad, self._scipy])
-        return t_sp / t_fg
+        return S.ratio(self._scipy, self._fastgrad)
 
     track_speedup_vs_scipy.unit = "x"
 
     def track_speedup_threads(self, data, case, n_threads):
         """fastgrad's time with 1 thread / with n_threads"""
-        t1, tn = medians([lambda: self._fastgrad(1), lambda: self._fastgrad(n_threads)])
-        return t1 / tn
+        return S.ratio(lambda: self._fastgrad(1), lambda: self._fastgrad(n_threads))
 
     track_speedup_threads.unit = "x"

@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 from .cases import DRAW_ROWS, make_data, make_multinomial_data
-from .timing import Pinned
+from .timing import Pinned, medians
 
 #: (n_samples, n_features) of the memory-bound cases: X is 160 MB in float64
 #: (256 MB for 4000000x8), 5x or more the 32 MiB L3 of the reference machine
@@ -84,3 +84,32 @@ def skip_unless_peer(name):
     if reason is not None:
         raise NotImplementedError(f"{name} is not available: {reason}")
     return peer
+
+
+def ratio(slow, fast, repeat=5):
+    """Median time of slow() / median time of fast(), the two timed in turn."""
+    t_slow, t_fast = medians([slow, fast], repeat)
+    return t_slow / t_fast
+
+
+class VersusTwoPass(PinnedBench):
+    """The timings every 'one pass against NumPy's two' class has, over its own
+    ``_fastgrad`` and ``_numpy_twopass`` calls."""
+
+    def time_fastgrad(self, *params):
+        self._fastgrad()
+
+    def time_numpy_twopass(self, *params):
+        self._numpy_twopass()
+
+    def peakmem_fastgrad(self, *params):
+        self._fastgrad()
+
+    def peakmem_numpy_twopass(self, *params):
+        self._numpy_twopass()
+
+    def track_speedup_vs_numpy(self, *params):
+        """time of the NumPy two-pass expression / time of fastgrad (> 1: fastgrad wins)"""
+        return ratio(self._numpy_twopass, self._fastgrad)
+
+    track_speedup_vs_numpy.unit = "x"
