@@ -1,5 +1,5 @@
 """How fast this machine reads memory on 1 and on 2 threads: the ceiling for
-"2 threads against 1" (issue 3).
+the speed-up of 2 threads of fastgrad against 1.
 
     python tools/bandwidth.py [--mb 400] [--repeat 15] [--threads 1 2]
 

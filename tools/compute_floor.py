@@ -1,11 +1,11 @@
 """The compute floor of each large case: fastgrad with X in cache, scaled to all of X.
 
-For each case of the performance issue, the same call runs on a slice of X's rows
-that fits in L2 (about 256 KiB, the same layout: an F-ordered X gives an
-F-ordered slice). Its time per row, times m, is what the kernel needs with no
-memory traffic at all. When that alone exceeds the target (e.g. 1.2 x one
-read), no scheduling of the memory reads can meet the target: the case is
-bound by computation, not by the read.
+For each large case of ``python -m fastgrad bench --full``, the same call runs
+on a slice of X's rows that fits in L2 (about 256 KiB, the same layout: an
+F-ordered X gives an F-ordered slice). Its time per row, times m, is what the
+kernel needs with no memory traffic at all. When that alone exceeds the
+target (e.g. 1.2 x one read), no scheduling of the memory reads can meet
+the target: the case is bound by computation, not by the read.
 
 Run: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python tools/compute_floor.py [500000x100C ...]
 (about 20 s; medians of 7 rounds, each round timing the read, the full

@@ -1,7 +1,7 @@
 /*
  * tools/csr_bounds.c: where the time of the CSR kernels goes, against SciPy's
  * loops and against lower bounds, on the same matrix (run through
- * tools/csr_bounds.py, which builds the issue-5 matrices and compiles this).
+ * tools/csr_bounds.py, which builds the bench's sparse matrices and compiles this).
  *
  *   fastgrad    fg_csr_chunk_* over fixed chunks of rows, one accumulator slot
  *               per chunk added in chunk order: what fastgrad._native.run_csr

@@ -1,5 +1,5 @@
 """How much arithmetic one core hides under a read from memory: the yardstick
-for "X ~ one read" targets of cases whose arithmetic is not small (issue 3).
+for a "fastgrad ~ one read of X" target of cases whose arithmetic is not small.
 
     python tools/overlap.py [--mb 400] [--repeat 9]
 

@@ -1,5 +1,5 @@
-"""What a minibatch call with rows= cannot go below: issue 4's target beside
-loops that only read the same rows.
+"""What a minibatch call with rows= cannot go below: fastgrad's rows= call
+beside loops that only read the same rows.
 
     python tools/rows_floor.py [--m 1000000] [--n 100] [--batch 256] [--rounds 400]
 
