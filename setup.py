@@ -6,6 +6,7 @@ OpenMP is used when the compiler has it; without it the build still works and
 runs single-threaded.  FASTGRAD_NO_OPENMP=1 forces the build without OpenMP;
 FASTGRAD_SANITIZE=1 builds with AddressSanitizer and UBSan (see tools/).
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -71,8 +72,8 @@ ext = Extension(
     ],
     extra_compile_args=compile_args,
     extra_link_args=link_args,
-    depends=["src_c/fastgrad_kernels.h", "src_c/fg_kernel_impl.h", "src_c/fg_omp.h",
-             "src_c/fg_pointwise.h", "src_c/fg_csr.h", "src_c/fg_csr_impl.h"],
+    # every header, so that editing any of them rebuilds the extension
+    depends=sorted(glob.glob("src_c/*.h")),
 )
 
 setup(
