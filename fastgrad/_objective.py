@@ -33,7 +33,21 @@ def _n_classes(loss, y, n_classes, largest=np.max):
     return int(hi) + 1 if np.isfinite(hi) and hi >= 0 else 1
 
 
-class Objective:
+class _Attributes:
+    """The attributes of API.md that fastgrad.Objective and fastgrad.dask.Objective
+    share, read from the checked values each keeps."""
+
+    n_outputs = property(lambda self: self._k,
+                         doc="columns of y (1 for 1-D y); classes for multinomial")
+    coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
+    loss = property(lambda self: self._loss)
+    fit_intercept = property(lambda self: self._fit_intercept)
+    reduction = property(lambda self: self._reduction)
+    l2 = property(lambda self: self._l2)
+    backend = property(lambda self: self._backend_name)
+
+
+class Objective(_Attributes):
     """The loss of a linear model on fixed data, for training loops.
 
     ``Objective(X, y, ...)`` checks and converts X, y and sample_weight once
@@ -93,18 +107,10 @@ class Objective:
                                           self._coef_shape, self._n_threads or 0,
                                           V._N_CPUS)
 
-    # -- attributes of API.md ---------------------------------------------
+    # -- attributes of API.md (and those of _Attributes) ------------------
     n_samples = property(lambda self: self._X.shape[0], doc="rows of X")
     n_features = property(lambda self: self._X.shape[1], doc="columns of X")
-    n_outputs = property(lambda self: self._k,
-                         doc="columns of y (1 for 1-D y); classes for multinomial")
-    coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
     dtype = property(lambda self: self._X.dtype, doc="X's dtype: results are in it")
-    loss = property(lambda self: self._loss)
-    fit_intercept = property(lambda self: self._fit_intercept)
-    reduction = property(lambda self: self._reduction)
-    l2 = property(lambda self: self._l2)
-    backend = property(lambda self: self._backend_name)
 
     def __repr__(self):
         return (f"Objective(loss={self._loss!r}, n_samples={self.n_samples}, "

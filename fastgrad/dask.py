@@ -31,6 +31,7 @@ This module imports dask; ``import fastgrad`` does not import it.
 """
 import concurrent.futures
 import os
+import re
 
 import numpy as np
 
@@ -40,9 +41,10 @@ import dask.base
 import dask.local
 import dask.threaded
 
+from . import _numpy_backend as NB
 from . import _validation as V
 from ._api import _call
-from ._objective import _n_classes
+from ._objective import _Attributes, _n_classes
 
 __all__ = ["value_and_grad", "grad", "hessp", "Objective", "from_memmap"]
 
@@ -53,33 +55,36 @@ _VG, _VALUE, _HESSP = "value_and_grad", "value", "hessp"
 # what runs in a task (module-level functions: they pickle by reference)
 
 
+def _cores_per_task(concurrent):
+    """The cores available to this process shared by `concurrent` tasks at once."""
+    return max(1, V.check_n_threads(None) // max(1, int(concurrent)))
+
+
 def _task_threads(n_threads):
     """Threads of one task: an int as given; None: cores / concurrent tasks here."""
     if n_threads is not None:
         return n_threads
-    avail = V.check_n_threads(None)
     slots = 1
     try:
         from distributed import get_worker
         slots = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         pass
-    return max(1, avail // max(1, slots))
+    return _cores_per_task(slots)
 
 
 def _global_index(idx, off):
     return ", ".join(map(str, (idx[0] + off,) + tuple(idx[1:])))
 
 
-def _check_nonfinite(a, name, off):
-    """ValueError naming the (global) index of a NaN or inf in the chunk a."""
+def _globally(check, off, *args):
+    """check(*args) of the in-memory API on a row chunk; its ValueError names the
+    chunk's row index, which becomes the global one (off + row)."""
     try:
-        V.first_nonfinite(a, name)
-    except ValueError:
-        ok = np.isfinite(a)
-        idx = np.unravel_index(int(np.flatnonzero(~ok.ravel())[0]), a.shape)
-        raise ValueError(f"{name} contains NaN or inf: {name}[{_global_index(idx, off)}] "
-                         f"= {a[idx]!r}") from None
+        return check(*args)
+    except ValueError as exc:
+        msg = re.sub(r"\[(\d+)", lambda mt: f"[{int(mt[1]) + off}", str(exc), count=1)
+        raise ValueError(msg) from None
 
 
 def _check_chunk(yb, wb, off, loss):
@@ -91,15 +96,7 @@ def _check_chunk(yb, wb, off, loss):
             raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found "
                              f"y[{_global_index(idx, off)}] = {yb[idx]!r}")
     if wb is not None and wb.size:
-        fin = np.isfinite(wb)
-        if not fin.all():
-            i = int(np.flatnonzero(~fin)[0])
-            raise ValueError(f"sample_weight must be finite; sample_weight[{i + off}] "
-                             f"= {wb[i]!r}")
-        if wb.min() < 0:
-            i = int(np.flatnonzero(wb < 0)[0])
-            raise ValueError(f"sample_weight must be non-negative; "
-                             f"sample_weight[{i + off}] = {wb[i]!r}")
+        _globally(V.check_sample_weight, off, wb, wb.shape[0], wb.dtype)
 
 
 def _chunk_partial(Xb, yb, wb, offb, *, coef, v, mode, loss, fit_intercept, n_threads,
@@ -125,8 +122,8 @@ def _chunk_stats(Xb, yb, wb, offb, *, loss, check_input):
     off = int(offb[0])
     _check_chunk(yb, wb, off, loss)
     if check_input:
-        _check_nonfinite(Xb, "X", off)
-        _check_nonfinite(yb, "y", off)
+        _globally(V.first_nonfinite, off, Xb, "X")
+        _globally(V.first_nonfinite, off, yb, "y")
     sw = Xb.shape[0] if wb is None else np.sum(wb, dtype=np.float64)
     return np.full((1, 1), sw, dtype=np.float64)
 
@@ -225,7 +222,7 @@ def _threads_for_graph(n_threads, X):
     sched = dask.base.get_scheduler(collections=[X])
     if sched is dask.threaded.get:
         pool = dask.config.get("num_workers", None) or dask.threaded.CPU_COUNT
-        return max(1, V.check_n_threads(None) // max(1, int(pool)))
+        return _cores_per_task(pool)
     if sched is dask.local.get_sync:
         return V.check_n_threads(None)
     return None          # a distributed client (or processes): each task decides
@@ -241,14 +238,6 @@ def _compute(arr):
             "restarted, build the Objective again") from exc
 
 
-def _mask_l2(l2, base, n, fit_intercept):
-    """l2 * base with the intercept row (the last, with fit_intercept) left out."""
-    pen = l2 * base.astype(np.float64)
-    if fit_intercept:
-        pen[n] = 0.0
-    return pen
-
-
 def _denominator(reduction, W, m, sw):
     if reduction == "sum":
         return 1.0
@@ -258,19 +247,19 @@ def _denominator(reduction, W, m, sw):
 
 
 def _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out, rshape):
-    """Divide the summed partials by D, add the l2 terms; loss (float) and result
-    (of shape rshape: coef's, flat when coef came flat as scipy passes it)."""
-    value = None
-    if mode != _HESSP:
-        W = c[:n].astype(np.float64)
-        value = float(tot[0] / D + 0.5 * l2 * float(np.sum(W * W)))
-    if mode == _VALUE:
-        return value, None
-    g = tot[2:].reshape(c.shape) / D + _mask_l2(l2, vv if mode == _HESSP else c, n,
-                                                 fit_intercept)
-    res = np.empty(rshape, dtype=dt) if out is None else out
-    res.reshape(c.shape)[...] = g
-    return value, res
+    """The summed partials divided by D, plus the l2 terms (the NumPy backend's
+    finishing step); loss (float, None for hessp) and result (of shape rshape:
+    coef's, flat when coef came flat as scipy passes it; None for the value)."""
+    hess, want_grad = mode == _HESSP, mode != _VALUE
+    c2 = c.reshape(c.shape[0], -1)
+    base = (vv.reshape(c2.shape) if hess else c2)[:n].astype(np.float64)
+    G = gb = res = None
+    if want_grad:
+        G = tot[2:].reshape(c2.shape)
+        G, gb = G[:n], (G[n] if fit_intercept else None)
+        res = np.empty(rshape, dtype=dt) if out is None else out
+    value = NB._finish(G, gb, tot[0], res, base, fit_intercept, hess, want_grad, l2, D)
+    return (None if hess else float(value)), res
 
 
 def _functional(mode, X, y, coef, v, loss, fit_intercept, sample_weight, l2, reduction,
@@ -325,7 +314,7 @@ def hessp(X, y, coef, v, *, loss="squared", fit_intercept=False, sample_weight=N
                        reduction, out, n_threads, backend)[1]
 
 
-class Objective:
+class Objective(_Attributes):
     """The loss of a linear model on dask arrays, for training loops.
 
     At construction X, y and sample_weight are checked (y range, weights; with
@@ -371,17 +360,10 @@ class Objective:
         sw = float(_compute(stats.sum(axis=0))[0])
         self._D = _denominator(self._reduction, W, m, sw)
 
+    # the attributes of fastgrad.Objective (the rest come from _Attributes)
     n_samples = property(lambda self: self._m, doc="rows of X")
     n_features = property(lambda self: self._n, doc="columns of X")
-    n_outputs = property(lambda self: self._k,
-                         doc="columns of y (1 for 1-D y); classes for multinomial")
-    coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
     dtype = property(lambda self: self._dt, doc="X's dtype: results are in it")
-    loss = property(lambda self: self._loss)
-    fit_intercept = property(lambda self: self._fit_intercept)
-    reduction = property(lambda self: self._reduction)
-    l2 = property(lambda self: self._l2)
-    backend = property(lambda self: self._backend_name)
     X = property(lambda self: self._X, doc="the persisted dask array X")
 
     def __repr__(self):
