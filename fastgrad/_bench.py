@@ -654,6 +654,11 @@ def build_parser():
                         "and X.T @ (expit(X @ coef) - y), one thread each (and fastgrad "
                         "with --threads K); --cases then takes LOSS:MxN:DENSITY[:DTYPE] "
                         "specs (default: the two cases of issue 5); needs scipy")
+    p.add_argument("--sklearn", action="store_true",
+                   help="time scikit-learn fits (LogisticRegression, TweedieRegressor, "
+                        "LogisticRegressionCV) stock against fastgrad.sklearn.patch(), and "
+                        "scikit-learn-intelex and glum where installed, 1 thread; --cases "
+                        "then takes case names, 'default' or 'small'; needs scikit-learn")
     return p
 
 
@@ -667,6 +672,9 @@ def main(argv=None):
     if args.sparse:
         from ._bench_sparse import run as run_sparse
         return run_sparse(args)
+    if args.sklearn:
+        from ._bench_sklearn import run as run_sklearn
+        return run_sklearn(args)
     try:
         cases = parse_cases("full" if args.full else args.cases)
     except ValueError as exc:

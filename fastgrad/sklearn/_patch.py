@@ -94,6 +94,7 @@ class _State:
     native = {}                 # method -> calls served natively
     fallback = {}               # reason -> calls
     fallback_by_method = {}     # method -> calls
+    probed = None               # (key, (reduction, served, not_served)) of the last probe
 
 
 S = _State
@@ -437,6 +438,29 @@ def _probe_entry(cls, originals, entry, loss_cls):
     return None
 
 
+def _probe_all(cls, originals, sk_losses):
+    """(reduction, served {loss class: entry}, not served {name: why})."""
+    reduction = _detect_reduction(cls, originals) if "loss" in originals else None
+    S.reduction = reduction
+    served, not_served = {}, {}
+    for entry in LOSS_TABLE:
+        loss_cls = getattr(sk_losses, entry["sklearn"], None)
+        if loss_cls is None:
+            not_served[entry["sklearn"]] = "not in this scikit-learn"
+            continue
+        if reduction is None or "loss_gradient" not in originals:
+            not_served[entry["sklearn"]] = "reduction not recognised"
+            continue
+        S.served = {loss_cls: entry}            # the probe goes through _plan
+        why = _probe_entry(cls, originals, entry, loss_cls)
+        if why is None:
+            served[loss_cls] = entry
+        else:
+            not_served[entry["sklearn"]] = why
+            log.debug("%s not served: %s", entry["sklearn"], why)
+    return reduction, served, not_served
+
+
 def _check_signatures(cls):
     ok = {}
     for name, params in METHODS.items():
@@ -493,31 +517,20 @@ def patch(*, n_threads=None):
     S.cls = cls
     S.originals = originals
     S.absent = {name for name in originals if name not in cls.__dict__}
-    S.reduction = _detect_reduction(cls, originals) if "loss" in originals else None
-    served, not_served = {}, {}
-    for entry in LOSS_TABLE:
-        loss_cls = getattr(sk_losses, entry["sklearn"], None)
-        if loss_cls is None:
-            not_served[entry["sklearn"]] = "not in this scikit-learn"
-            continue
-        if S.reduction is None or "loss_gradient" not in originals:
-            not_served[entry["sklearn"]] = "reduction not recognised"
-            continue
-        S.served = {loss_cls: entry}            # the probe goes through _plan
-        why = _probe_entry(cls, originals, entry, loss_cls)
-        if why is None:
-            served[loss_cls] = entry
-        else:
-            not_served[entry["sklearn"]] = why
-            log.debug("%s not served: %s", entry["sklearn"], why)
-    S.served = served
-    S.not_served = not_served
+    key = (cls, tuple(sorted((k, id(f)) for k, f in originals.items())),
+           S.backend)
+    if S.probed is not None and S.probed[0] == key:
+        # the same class and methods as when last probed: the probes' answers hold
+        S.reduction, S.served, S.not_served = S.probed[1]
+    else:
+        S.reduction, S.served, S.not_served = _probe_all(cls, originals, sk_losses)
+        S.probed = (key, (S.reduction, S.served, S.not_served))
     with _lock:
         for name in originals:
             setattr(cls, name, _WRAPPERS[name])
         S.patched = True
     log.debug("patched LinearModelLoss.%s (reduction %s; serving %s)",
-              ", ".join(originals), S.reduction, ", ".join(sorted(c.__name__ for c in served)))
+              ", ".join(originals), S.reduction, ", ".join(sorted(c.__name__ for c in S.served)))
     return None
 
 
