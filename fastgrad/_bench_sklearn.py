@@ -70,6 +70,10 @@ def make_estimator(case, flavour="sklearn"):
     """A fresh estimator of the case (flavour "sklearn" or "sklearnex")."""
     if flavour == "sklearnex":
         from sklearnex import linear_model as lm
+        name = {"logistic": "LogisticRegression", "logistic_cv": "LogisticRegressionCV",
+                "tweedie0": "TweedieRegressor"}[case["model"]]
+        if not hasattr(lm, name):
+            raise ImportError(f"scikit-learn-intelex has no {name}")
     else:
         from sklearn import linear_model as lm
     model, solver = case["model"], case["solver"]
@@ -78,8 +82,6 @@ def make_estimator(case, flavour="sklearn"):
     if model == "logistic_cv":
         return lm.LogisticRegressionCV(Cs=5, cv=5, solver=solver, tol=TOL, max_iter=10_000)
     if model == "tweedie0":
-        if flavour == "sklearnex":
-            raise ImportError("scikit-learn-intelex has no TweedieRegressor")
         return lm.TweedieRegressor(power=0, alpha=1.0, solver=solver, tol=TOL,
                                    max_iter=10_000)
     raise ValueError(model)
@@ -151,6 +153,8 @@ def _peer_available(name):
     try:
         if name == "sklearnex":
             import sklearnex  # noqa: F401
+            import daal4py
+            daal4py.daalinit(1)     # oneDAL's TBB threads: threadpoolctl does not see them
         else:
             import glum  # noqa: F401
     except Exception as exc:    # ImportError, or a broken install
@@ -191,7 +195,8 @@ def run(args):
           f"{sklearn.__version__}; 1 thread (threadpool_limits(1), patch(n_threads=1)); "
           f"tol={TOL:g}; median of {repeat} round-robin fits")
     head = (f"{'case':<32} {'stock':>9} {'fastgrad':>9} {'speedup':>8} {'target':>7} "
-            f"{'n_iter':>9} {'coef diff':>9}" + "".join(f" {p:>16}" for p in peers))
+            f"{'n_iter':>9} {'coef diff':>9}"
+            + "".join(f" {p + ' (speedup, n_iter, coef diff)':>31}" for p in peers))
     print()
     print(head)
     print("-" * len(head))
@@ -229,6 +234,8 @@ def run(args):
                 print(f"  {name}: glum skipped ({exc})")
         with threadpool_limits(limits=1), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)     # LogisticRegressionCV's
+            warnings.filterwarnings("ignore", "Sigmoid function too close",
+                                    UserWarning)               # glum's, at the optimum
             fsk.reset_stats()
             t, last = _median_times(fns, repeat)
         st = fsk.stats()
@@ -246,11 +253,13 @@ def run(args):
             if p in t:
                 c = _coef(last[p])
                 pd = float(np.linalg.norm(c - a) / max(np.linalg.norm(a), 1e-300))
-                row += f" {_fmt(t[p]):>9} {t['stock'] / t[p]:>5.2f}x"
+                it = f"it={_n_iter(last[p])}"
+                row += f" {_fmt(t[p]):>9} {t['stock'] / t[p]:>5.2f}x {it:>6} {pd:>7.1e}"
                 res[f"{p}_speedup"] = t["stock"] / t[p]
                 res[f"{p}_coef_rel_diff"] = pd
+                res[f"{p}_n_iter"] = _n_iter(last[p])
             else:
-                row += f" {notes.get(p, 'n/a'):>16}"
+                row += f" {notes.get(p, 'n/a'):>31}"
         if st["fallback"]:
             row += f"  (fallbacks {st['fallback_by_reason']})"
         print(row)

@@ -592,3 +592,16 @@ def test_pytest_plugin(tmp_path, monkeypatch, capsys):
     assert pytest.main(base + ["test_nothing.py"]) == 1
     assert "no call was served natively" in capsys.readouterr().out
     assert not fsk.is_patched()
+
+
+def test_bench_sklearn_cases(capsys):
+    """python -m fastgrad bench --sklearn: its case list and its error for a bad name
+    (the timings themselves are benchmarks, not tests)."""
+    from fastgrad._bench import main
+    assert main(["--sklearn", "--list-cases"]) == 0
+    out = capsys.readouterr().out
+    for name in ("lr_binary_500000x100_f64", "lr_multinomial10_200000x100",
+                 "tweedie0_500000x100", "lr_small_1000x20", "lrcv_5000x20"):
+        assert name in out
+    assert main(["--sklearn", "--cases", "nonsense"]) == 2
+    assert "nonsense" in capsys.readouterr().err
