@@ -523,7 +523,14 @@ def patch(*, n_threads=None):
         # the same class and methods as when last probed: the probes' answers hold
         S.reduction, S.served, S.not_served = S.probed[1]
     else:
-        S.reduction, S.served, S.not_served = _probe_all(cls, originals, sk_losses)
+        # the probes call scikit-learn's own loss and loss_gradient (also when a
+        # signature the wrappers do not know left one of them unpatched)
+        probe_fns = {}
+        for name in ("loss", "loss_gradient"):
+            f = originals.get(name) or getattr(cls, name, None)
+            if f is not None and not getattr(f, "_fastgrad_wrapper", False):
+                probe_fns[name] = f
+        S.reduction, S.served, S.not_served = _probe_all(cls, probe_fns, sk_losses)
         S.probed = (key, (S.reduction, S.served, S.not_served))
     with _lock:
         for name in originals:
