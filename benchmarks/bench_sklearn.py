@@ -1,28 +1,29 @@
 """scikit-learn fits (issue 19): stock against fastgrad.sklearn.patch(), 1 thread.
 
 The cases, data and estimators are those of ``python -m fastgrad bench --sklearn``
-(``fastgrad._bench_sklearn``, the one home of this measurement code): this file only
+(``fastgrad._bench.sklearn_fits``, in the one home of measurement code): this file only
 wraps them for asv.  ``time_fit`` times one end-to-end ``fit`` per flavour
 ("stock", "fastgrad"; "sklearnex" and "glum" skip where they do not import or have
 no form of the model); ``track_speedup`` is the stock fit time over the patched one,
 timed alternately in one process (> 1: the patch is faster).  BLAS and OpenMP are
 pinned to one thread, ``patch(n_threads=1)``.  Commits without fastgrad.sklearn skip.
 """
-from . import _common as C
+from fastgrad._bench import suite as S
+from fastgrad._bench.timing import time_round_robin
 
 #: the large cases run only with FASTGRAD_ASV_GRID=full (each fit takes seconds)
 LARGE = ["lr_binary_500000x100_f64", "lr_multinomial10_200000x100",
          "lr_binary_500000x100_f32", "lr_binary_500000x100_F_weights",
          "lr_newton_cg_500000x100", "tweedie0_500000x100"]
 SMALL = ["lr_small_1000x20", "lrcv_5000x20"]
-CASE_NAMES = SMALL + (LARGE if C.FULL_GRID else ["lr_binary_500000x100_f64"])
+CASE_NAMES = SMALL + (LARGE if S.FULL_GRID else ["lr_binary_500000x100_f64"])
 
 
 def _home():
     """fastgrad's measurement module, or asv's skip on commits without it."""
-    C.skip_unless_native()
+    S.skip_unless_native()
     try:
-        from fastgrad import _bench_sklearn as B
+        from fastgrad._bench import sklearn_fits as B
         import fastgrad.sklearn as fsk
         import sklearn  # noqa: F401
     except ImportError as exc:
@@ -30,7 +31,7 @@ def _home():
     return B, fsk
 
 
-class _Fits:
+class _Fits(S.PinnedBench):
     param_names = ["case"]
     params = [CASE_NAMES]
     timeout = 900
@@ -41,10 +42,10 @@ class _Fits:
         self.case = B.CASES[case]
         self.X, self.y, self.sw = B.make_data(self.case)
         self.fit_kw = {} if self.sw is None else {"sample_weight": self.sw}
-        self.pinned = C.Pinned(1)
+        self.pin(1)
 
     def teardown(self, *params):
-        C.unpin(self)
+        super().teardown(*params)
         fsk = getattr(self, "fsk", None)
         if fsk is not None:
             fsk.unpatch()
@@ -93,7 +94,8 @@ class SklearnSpeedup(_Fits):
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            stock, fast = C.interleaved_medians([self._stock, self._patched], repeat=3)
-        return stock / fast
+            t = time_round_robin({"stock": self._stock, "fastgrad": self._patched},
+                                 repeat=5, min_time=self.B.MIN_SAMPLE_S)
+        return t["stock"]["median"] / t["fastgrad"]["median"]
 
     track_speedup.unit = "x"

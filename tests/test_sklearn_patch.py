@@ -603,5 +603,7 @@ def test_bench_sklearn_cases(capsys):
     for name in ("lr_binary_500000x100_f64", "lr_multinomial10_200000x100",
                  "tweedie0_500000x100", "lr_small_1000x20", "lrcv_5000x20"):
         assert name in out
-    assert main(["--sklearn", "--cases", "nonsense"]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["--sklearn", "--cases", "nonsense"])
+    assert exc.value.code == 2
     assert "nonsense" in capsys.readouterr().err

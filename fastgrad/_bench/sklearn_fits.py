@@ -1,4 +1,4 @@
-"""python -m fastgrad bench --sklearn: scikit-learn fits, stock against patched.
+"""``python -m fastgrad bench --sklearn``: scikit-learn fits, stock against patched.
 
 Each case builds its data once (outside the timed regions) and times
 end-to-end ``fit`` calls, round-robin in one process on the same arrays, with
@@ -17,12 +17,13 @@ Peers that do not import are skipped with a line saying so.
 """
 import gc
 import json
-import statistics
 import sys
-import time
 import warnings
 
 import numpy as np
+
+from .cli import UsageError
+from .timing import time_round_robin
 
 #: name -> the case (issue 19's targets: stock / fastgrad at least ``target``;
 #: the small ones: no slower than stock within noise)
@@ -114,38 +115,23 @@ def _n_iter(est):
 
 
 #: a timing sample of a fit shorter than this loops the fit (small cases: one 10 ms
-#: fit is at the mercy of the scheduler)
+#: fit is at the mercy of the scheduler); they also take at least 7 samples
 MIN_SAMPLE_S = 0.2
 
 
-def _median_times(fns, repeat):
-    """Median seconds per fit of each function, round-robin, the order rotating;
-    short fits are looped so that a sample lasts MIN_SAMPLE_S (and then at least
-    7 samples are taken).  Also the last result of each."""
+def _median_times(fns, repeat, small):
+    """Median seconds per fit of each function (timing.time_round_robin) and the
+    last result (the fitted estimator) of each."""
     last = {}
-    names = list(fns)
-    number = {}
-    for name in names:                  # warm-up, and the loop count
-        t0 = time.perf_counter()
-        last[name] = fns[name]()
-        number[name] = max(1, int(MIN_SAMPLE_S / max(time.perf_counter() - t0, 1e-6)))
-    if max(number.values()) > 1:
-        repeat = max(repeat, 7)
-    samples = {k: [] for k in names}
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeat):
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                for _ in range(number[name]):
-                    last[name] = fns[name]()
-                samples[name].append((time.perf_counter() - t0) / number[name])
-    finally:
-        if was:
-            gc.enable()
-    return {k: statistics.median(v) for k, v in samples.items()}, last
+
+    def keep(name, fn):
+        def run():
+            last[name] = fn()
+        return run
+
+    t = time_round_robin({name: keep(name, fn) for name, fn in fns.items()},
+                         max(repeat, 7) if small else repeat, min_time=MIN_SAMPLE_S)
+    return {name: r["median"] for name, r in t.items()}, last
 
 
 def _fmt(t):
@@ -160,7 +146,7 @@ def parse_cases(text):
     names = [t.strip() for t in text.split(",") if t.strip()]
     bad = [t for t in names if t not in CASES]
     if bad or not names:
-        raise ValueError(f"unknown --sklearn case(s) {bad}; expected names from: "
+        raise UsageError(f"unknown --sklearn case(s) {bad}; expected names from: "
                          f"{', '.join(CASES)} (or 'default', 'small')")
     return names
 
@@ -190,11 +176,7 @@ def run(args):
     import fastgrad.sklearn as fsk
     from threadpoolctl import threadpool_limits
 
-    try:
-        names = parse_cases(args.cases)
-    except ValueError as exc:
-        print(f"python -m fastgrad bench --sklearn: {exc}", file=sys.stderr)
-        return 2
+    names = parse_cases(args.cases)         # UsageError: printed with the usage
     if args.list_cases:
         for name in names:
             print(f"{name:<34} {CASES[name]}")
@@ -210,7 +192,7 @@ def run(args):
     print(f"fastgrad {fastgrad.__version__} bench --sklearn: scikit-learn "
           f"{sklearn.__version__}; 1 thread (threadpool_limits(1), patch(n_threads=1)); "
           f"tol={TOL:g}; median of {repeat} round-robin fits (fits under "
-          f"{MIN_SAMPLE_S:g} s: looped, at least 7 samples)")
+          f"{MIN_SAMPLE_S:g} s: looped; the small cases: at least 7 samples)")
     head = (f"{'case':<32} {'stock':>9} {'fastgrad':>9} {'speedup':>8} {'target':>7} "
             f"{'n_iter':>9} {'coef diff':>9}"
             + "".join(f" {p + ' (speedup, n_iter, coef diff)':>31}" for p in peers))
@@ -254,7 +236,7 @@ def run(args):
             warnings.filterwarnings("ignore", "Sigmoid function too close",
                                     UserWarning)               # glum's, at the optimum
             fsk.reset_stats()
-            t, last = _median_times(fns, repeat)
+            t, last = _median_times(fns, repeat, name in SMALL)
         st = fsk.stats()
         a, b = _coef(last["stock"]), _coef(last["fastgrad"])
         diff = float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-300))
