@@ -10,6 +10,7 @@ bench`` and imported by the asv classes in benchmarks/ and the programs in tools
   cli          the command line: the shared options and the registry of modes
   dense        the default mode: fastgrad beside one read of X and NumPy
   sparse       ``--sparse``: a CSR X beside scipy.sparse
+  sklearn_fits ``--sklearn``: scikit-learn fits, stock against fastgrad.sklearn
   multinomial  loss="multinomial" beside NumPy and scikit-learn (a script's table)
   dask_cluster fastgrad.dask beside dask on a LocalCluster (a script's table)
   suite        what the asv classes share: shapes, grids, skips
