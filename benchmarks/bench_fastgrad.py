@@ -9,11 +9,12 @@ NumPy expressions (the time is the same for "mean").
 import numpy as np
 
 import fastgrad
+from fastgrad._bench import suite as S
+from fastgrad._bench.reference import numpy_hess_diag, numpy_hessp, numpy_twopass
+from fastgrad._bench.timing import median_time, medians
 
-from . import _common as C
 
-
-class ValueAndGrad:
+class ValueAndGrad(S.PinnedBench):
     """One pass (fastgrad) vs two passes (NumPy) over X, X larger than the caches.
 
     The shapes are 200000x100 only, unless FASTGRAD_ASV_GRID=full (then also
@@ -21,20 +22,17 @@ class ValueAndGrad:
     """
 
     params = (["squared", "logistic"], ["float64", "float32"], ["C", "F"],
-              C.GRID_SHAPES, [1, 2])
+              S.GRID_SHAPES, [1, 2])
     param_names = ["loss", "dtype", "order", "shape", "n_threads"]
     timeout = 120
 
     def setup(self, loss, dtype, order, shape, n_threads):
-        m, n = C.SHAPES[shape]
-        self.X, self.coef, _, ys = C.make_data(m, n, dtype, order)
-        self.y = ys[loss]
+        m, n = S.SHAPES[shape]
+        d = S.data(m, n, dtype, order)
+        self.X, self.coef, self.y = d["X"], d["coef"], d["y"][loss]
         self.loss = loss
         self.n_threads = n_threads
-        self.pinned = C.Pinned(n_threads)
-
-    def teardown(self, *params):
-        C.unpin(self)
+        self.pin(n_threads)
 
     def _fastgrad(self):
         return fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss,
@@ -46,7 +44,7 @@ class ValueAndGrad:
                                        reduction="sum", backend="numpy")
 
     def _numpy_twopass(self):
-        return C.numpy_twopass(self.X, self.y, self.coef, self.loss)
+        return numpy_twopass(self.X, self.y, self.coef, self.loss)
 
     def time_fastgrad(self, *params):
         self._fastgrad()
@@ -68,42 +66,39 @@ class ValueAndGrad:
 
     def track_speedup_vs_numpy(self, *params):
         """time of the NumPy two-pass expression / time of fastgrad (> 1: fastgrad wins)"""
-        t_fg, t_np = C.interleaved_medians([self._fastgrad, self._numpy_twopass])
+        t_fg, t_np = medians([self._fastgrad, self._numpy_twopass])
         return t_np / t_fg
 
     track_speedup_vs_numpy.unit = "x"
 
     def track_gbps(self, *params):
         """bytes of X / median time of fastgrad.value_and_grad"""
-        return self.X.nbytes / C.median_time(self._fastgrad) / 1e9
+        return self.X.nbytes / median_time(self._fastgrad) / 1e9
 
     track_gbps.unit = "GB/s"
 
 
-class Hessp:
+class Hessp(S.PinnedBench):
     """Hessian-vector product: one pass (fastgrad) vs X.T @ (h * (X @ v)) with h given."""
 
     params = (["squared", "logistic"], ["C", "F"], [1, 2])
     param_names = ["loss", "order", "n_threads"]
 
     def setup(self, loss, order, n_threads):
-        m, n = C.SHAPES["200000x100"]
-        self.X, self.coef, self.v, ys = C.make_data(m, n, "float64", order)
-        self.y = ys[loss]
+        m, n = S.SHAPES["200000x100"]
+        d = S.data(m, n, "float64", order)
+        self.X, self.coef, self.v, self.y = d["X"], d["coef"], d["v"], d["y"][loss]
         self.loss = loss
         self.n_threads = n_threads
-        self.pinned = C.Pinned(n_threads)
-        self.h = C.hess_diag(self.X, self.y, self.coef, loss)  # NumPy's, made once
-
-    def teardown(self, *params):
-        C.unpin(self)
+        self.pin(n_threads)
+        self.h = numpy_hess_diag(self.X, self.y, self.coef, loss)  # NumPy's, made once
 
     def _fastgrad(self):
         return fastgrad.hessp(self.X, self.y, self.coef, self.v, loss=self.loss,
                               reduction="sum", n_threads=self.n_threads, backend="native")
 
     def _numpy(self):
-        return C.numpy_hessp(self.X, self.h, self.v)
+        return numpy_hessp(self.X, self.h, self.v)
 
     def time_fastgrad_hessp(self, *params):
         self._fastgrad()
@@ -117,30 +112,27 @@ class Hessp:
 
     def track_speedup_vs_numpy(self, *params):
         """time of X.T @ (h * (X @ v)) / time of fastgrad.hessp"""
-        t_fg, t_np = C.interleaved_medians([self._fastgrad, self._numpy])
+        t_fg, t_np = medians([self._fastgrad, self._numpy])
         return t_np / t_fg
 
     track_speedup_vs_numpy.unit = "x"
 
 
-class Small:
+class Small(S.PinnedBench):
     """Per-call overhead on a 64 x 32 float64 X (16 KiB: in L1/L2)."""
 
     params = (["squared", "logistic"], [1, 2])
     param_names = ["loss", "n_threads"]
 
     def setup(self, loss, n_threads):
-        self.X, self.coef, _, ys = C.make_data(64, 32)
-        self.y = ys[loss]
+        d = S.data(64, 32)
+        self.X, self.coef, self.y = d["X"], d["coef"], d["y"][loss]
         self.loss = loss
         self.n_threads = n_threads
-        self.pinned = C.Pinned(n_threads)
+        self.pin(n_threads)
         self.obj = fastgrad.Objective(self.X, self.y, loss=loss, reduction="sum",
                                       n_threads=n_threads, backend="native")
         self.out = np.empty_like(self.coef)
-
-    def teardown(self, *params):
-        C.unpin(self)
 
     def time_value_and_grad(self, *params):
         fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss, reduction="sum",
@@ -157,13 +149,13 @@ class Small:
                                 backend="numpy")
 
     def time_numpy_twopass(self, *params):
-        C.numpy_twopass(self.X, self.y, self.coef, self.loss)
+        numpy_twopass(self.X, self.y, self.coef, self.loss)
 
     def time_one_read(self, *params):
         self.X @ self.coef
 
 
-class Minibatch:
+class Minibatch(S.PinnedBench):
     """256 random rows of a 1,000,000 x 100 float64 X (800 MB), a new batch each call.
 
     ``rows=`` reads the rows in place; the alternatives copy them first
@@ -178,8 +170,8 @@ class Minibatch:
 
     def setup(self, loss):
         m, n = 1_000_000, 100
-        self.X, self.coef, _, ys = C.make_data(m, n)
-        self.y = ys[loss]
+        d = S.data(m, n)
+        self.X, self.coef, self.y = d["X"], d["coef"], d["y"][loss]
         self.loss = loss
         rng = np.random.default_rng(1)
         self.batches = rng.integers(0, m, size=(self.n_batches, self.batch))
@@ -188,10 +180,7 @@ class Minibatch:
         self.yb = self.y[self.batches[0]]
         self.obj = fastgrad.Objective(self.X, self.y, loss=loss, reduction="sum",
                                       n_threads=1, backend="native", check_input=False)
-        self.pinned = C.Pinned(1)
-
-    def teardown(self, *params):
-        C.unpin(self)
+        self.pin(1)
 
     def _rows(self):
         self.i = (self.i + 1) % self.n_batches
@@ -215,7 +204,7 @@ class Minibatch:
 
     def time_take_then_numpy(self, loss):
         rows = self._rows()
-        C.numpy_twopass(self.X[rows], self.y[rows], self.coef, loss)
+        numpy_twopass(self.X[rows], self.y[rows], self.coef, loss)
 
     def time_take_only(self, loss):
         """X[rows] alone: reading the random rows from memory (which rows= cannot

@@ -21,7 +21,7 @@ def main(argv=None):
         show_config()
         return 0
     if args.command == "bench":
-        from ._bench import main as bench_main
+        from ._bench.cli import main as bench_main
         return bench_main(rest)
     if args.command == "demo":
         from ._demo import main as demo_main

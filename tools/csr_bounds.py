@@ -3,7 +3,7 @@ matrices of ``python -m fastgrad bench --sparse``.
 
     python tools/csr_bounds.py [--cases SPEC] [--repeat N]
 
-Builds each matrix with ``fastgrad._bench_sparse.make_csr`` (same seed, same
+Builds each matrix with ``fastgrad._bench.sparse.make_csr`` (same seed, same
 arrays as the bench), writes it to a temporary file, compiles
 tools/csr_bounds.c together with src_c/fg_csr.c (the kernels as built, run-time
 SIMD dispatch included) and runs it: fastgrad's kernel, SciPy's loops written
@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from fastgrad._bench_sparse import DEFAULT_CASES, make_csr, parse_cases  # noqa: E402
+from fastgrad._bench.sparse import DEFAULT_CASES, make_csr, parse_cases  # noqa: E402
 
 
 def main():

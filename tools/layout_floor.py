@@ -50,20 +50,16 @@ import os
 import re
 import shlex
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-import fastgrad  # the installed one (or PYTHONPATH's), imported before ROOT is on the path
+import fastgrad  # the installed one (or PYTHONPATH's)
+from fastgrad._bench import suite
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.append(ROOT)  # for benchmarks._common
-
-from benchmarks import _common as C  # noqa: E402
 
 DEFAULT_CASES = [f"{s}{o}{b}" for s, b in [("500000x100", 64), ("500000x100", 32),
                                             ("40000x1000", 64), ("4000000x8", 64)]
@@ -114,8 +110,8 @@ def parse_case(spec):
 
 def run_case(lib, spec, rounds, blocks, pf, groups):
     m, n, order, dt = parse_case(spec)
-    X, coef, _, ys = C.make_data(m, n, dt, order)
-    y, yl = ys["squared"], ys["logistic"]
+    d = suite.data(m, n, dt, order)
+    X, coef, y, yl = d["X"], d["coef"], d["y"]["squared"], d["y"]["logistic"]
     s = "d" if dt == np.float64 else "f"
     assert X.flags.c_contiguous if order == "C" else X.flags.f_contiguous
     p = X.ctypes.data

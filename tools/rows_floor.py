@@ -35,7 +35,8 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 import fastgrad  # noqa: E402
-from benchmarks import _common as C  # noqa: E402
+from fastgrad._bench import suite  # noqa: E402
+from fastgrad._bench.reference import numpy_twopass  # noqa: E402
 
 
 def build(d):
@@ -61,8 +62,8 @@ def main():
     ap.add_argument("--loss", default="squared", choices=["squared", "logistic"])
     args = ap.parse_args()
     m, n, nb, loss = args.m, args.n, args.batch, args.loss
-    X, coef, _, ys = C.make_data(m, n)
-    y = ys[loss]
+    d = suite.data(m, n)
+    X, coef, y = d["X"], d["coef"], d["y"][loss]
     rng = np.random.default_rng(1)
     batches = rng.integers(0, m, size=(args.rounds, nb)).astype(np.int64)
     Xb = np.ascontiguousarray(X[batches[0]])
@@ -81,7 +82,7 @@ def main():
                 backend="native"),
             "fastgrad contiguous (in cache)": lambda r: fastgrad.value_and_grad(
                 Xb, yb, coef, loss=loss, reduction="sum", n_threads=1, backend="native"),
-            "X[rows] + NumPy two passes": lambda r: C.numpy_twopass(X[r], y[r], coef, loss),
+            "X[rows] + NumPy two passes": lambda r: numpy_twopass(X[r], y[r], coef, loss),
             "X[rows] alone": lambda r: X[r],
             "C: load per line, no prefetch": lambda r: lib.rf_touch(ptr(X), n, ptr(r), nb, 0),
             "C: load per line, prefetch 8 rows": lambda r: lib.rf_touch(ptr(X), n, ptr(r), nb, 8),

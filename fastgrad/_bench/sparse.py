@@ -17,15 +17,18 @@ Needs scipy (a test/bench dependency of fastgrad, not a runtime one).
 import gc
 import json
 import math
-import statistics
 import sys
-import time
 
 import numpy as np
 
-#: the cases of issue 5: text-like (logistic) and a denser one (squared)
-DEFAULT_CASES = "logistic:1000000x100000:1e-4,squared:2000000x1000:1e-2"
-TOL = {"float64": 1e-8, "float32": 2e-3}
+from .cases import TOL
+from .timing import time_round_robin
+
+#: name -> (loss, n_samples, n_features, density): a text-like X (logistic) and a
+#: denser one (squared), float64; the default cases and the asv suite's
+NAMED_CASES = {"text_1Mx100k": ("logistic", 1_000_000, 100_000, 1e-4),
+               "dense_2Mx1k": ("squared", 2_000_000, 1_000, 1e-2)}
+DEFAULT_CASES = ",".join(f"{loss}:{m}x{n}:{d:g}" for loss, m, n, d in NAMED_CASES.values())
 
 
 def parse_cases(text):
@@ -87,23 +90,8 @@ def scipy_grad(X, y, coef, loss):
 
 
 def _median_times(fns, repeat):
-    for f in fns.values():          # warm-up
-        f()
-    names = list(fns)
-    samples = {k: [] for k in names}
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeat):
-            k = r % len(names)
-            for name in names[k:] + names[:k]:
-                t0 = time.perf_counter()
-                fns[name]()
-                samples[name].append(time.perf_counter() - t0)
-    finally:
-        if was:
-            gc.enable()
-    return {k: statistics.median(v) for k, v in samples.items()}
+    """{name: median seconds of one call}, one warm-up call each, round-robin."""
+    return {k: t["median"] for k, t in time_round_robin(fns, repeat, min_time=0).items()}
 
 
 def _fmt(t):
