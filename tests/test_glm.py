@@ -437,3 +437,27 @@ def test_dask(loss, power):
             fd.value_and_grad(Xd, da.from_array(yb, chunks=25), coef, **kw)
     with pytest.raises(ValueError, match="power"):
         fd.value_and_grad(Xd, yd, coef, loss="squared", power=1.5)
+
+
+@pytest.mark.parametrize("loss,power", [("gamma", None), ("tweedie", 3.0), ("tweedie", -1.0)],
+                         ids=["gamma", "tweedie3", "tweedie-1"])
+def test_every_kernel_path_hessp_reads_y(backend, loss, power, to_layout):
+    """l'' of gamma and tweedie depends on y: every kernel path (the row paths for
+    n = 4 NV and other n, the F-order column paths, small n, rows=, float32 and
+    float64, one and several outputs) gathers y for hessp as for the gradient."""
+    for n, layout, k, use_rows, dtype in itertools.product(
+            [1, 2, 4, 8, 12, 16, 33], ["C", "F"], [None, 2], [False, True],
+            [np.float64, np.float32]):
+        X0, y, coef, w = make_problem(150, n, k, loss=loss, power=power, seed=n,
+                                      fit_intercept=True, weights=True, dtype=dtype)
+        X = to_layout(X0, layout)
+        rows = np.r_[np.arange(0, 150, 3), [7, 7, -2]] if use_rows else None
+        kw = _kw(loss, power, fit_intercept=True, sample_weight=w, l2=0.1)
+        v = np.cos(np.arange(coef.size)).reshape(coef.shape).astype(dtype)
+        Hv, S = reference_hessp(X0, y, coef, v, rows=rows, **kw)
+        what = f"n={n} {layout} k={k} rows={use_rows} {np.dtype(dtype)}"
+        assert_grad_matches(fastgrad.hessp(X, y, coef, v, rows=rows, backend=backend, **kw),
+                            Hv, S, rtol_for(dtype), what)
+        assert_matches_ref(*fastgrad.value_and_grad(X, y, coef, rows=rows, backend=backend,
+                                                    **kw),
+                           reference(X0, y, coef, rows=rows, **kw), rtol_for(dtype), what)
