@@ -461,3 +461,28 @@ def test_every_kernel_path_hessp_reads_y(backend, loss, power, to_layout):
         assert_matches_ref(*fastgrad.value_and_grad(X, y, coef, rows=rows, backend=backend,
                                                     **kw),
                            reference(X0, y, coef, rows=rows, **kw), rtol_for(dtype), what)
+
+
+@pytest.mark.parametrize("what,val", [(w, v) for w in ("X", "y", "coef")
+                                      for v in (np.nan, np.inf, -np.inf)],
+                         ids=[f"{w}-{v}" for w in ("X", "y", "coef")
+                              for v in ("nan", "inf", "-inf")])
+@pytest.mark.parametrize("loss,power", GLM_LOSSES, ids=GLM_IDS)
+def test_nonfinite_propagates(backend, loss, power, what, val):
+    """NaN or inf in X, y or coef reaches the gradient (nothing is scanned), without
+    a warning; NaN stays NaN.  (The loss may stay finite: an infinite z can be a
+    limit where l -> 0, e.g. tweedie p = 3 at z = +inf.  -inf as y is outside
+    y >= 0 and y > 0: an error.)"""
+    if what == "y" and val == -np.inf and glm_power(loss, power) >= 1:
+        pytest.skip("outside the domain: a ValueError (test_y_outside_domain)")
+    X, y, coef, _ = make_problem(40, 5, None, loss=loss, power=power, seed=62)
+    target = {"X": X, "y": y, "coef": coef}[what]
+    target[(3, 2)[:target.ndim]] = val
+    kw = _kw(loss, power, backend=backend)
+    L, g = fastgrad.value_and_grad(X, y, coef, **kw)
+    fastgrad.hessp(X, y, coef, np.ones_like(coef), **kw)     # no warning either
+    assert not np.isfinite(g).all()
+    if np.isnan(val):
+        assert np.isnan(L) and np.isnan(g).any()
+    if what == "y" or (what == "coef" and loss != "tweedie"):
+        assert not np.isfinite(L)
