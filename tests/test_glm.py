@@ -458,6 +458,10 @@ def test_every_kernel_path_hessp_reads_y(backend, loss, power, to_layout):
         what = f"n={n} {layout} k={k} rows={use_rows} {np.dtype(dtype)}"
         assert_grad_matches(fastgrad.hessp(X, y, coef, v, rows=rows, backend=backend, **kw),
                             Hv, S, rtol_for(dtype), what)
+        if layout == "C":          # and the CSR paths (one and several outputs, rows=)
+            assert_grad_matches(fastgrad.hessp(sp.csr_matrix(X0), y, coef, v, rows=rows,
+                                               backend=backend, **kw),
+                                Hv, S, rtol_for(dtype), what + " CSR")
         assert_matches_ref(*fastgrad.value_and_grad(X, y, coef, rows=rows, backend=backend,
                                                     **kw),
                            reference(X0, y, coef, rows=rows, **kw), rtol_for(dtype), what)
