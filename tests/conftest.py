@@ -230,10 +230,10 @@ def glm_pointwise(loss, z, y, power=None):
     error of one unit in z does to them)."""
     p = glm_power(loss, power)
     a, b = np.exp((2.0 - p) * z), np.exp((1.0 - p) * z)
-    if loss == "poisson":
+    if p == 1.0:                                  # poisson (or tweedie power=1)
         ell = a - y * z
         lterms = np.abs(a) + np.abs(y * z)
-    elif loss == "gamma":
+    elif p == 2.0:                                # gamma (or tweedie power=2)
         ell = z + y * b
         lterms = np.abs(z) + np.abs(y * b)
     else:

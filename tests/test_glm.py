@@ -6,6 +6,8 @@ import itertools
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy.optimize import minimize
 
 import fastgrad
@@ -490,3 +492,53 @@ def test_nonfinite_propagates(backend, loss, power, what, val):
         assert np.isnan(L) and np.isnan(g).any()
     if what == "y" or (what == "coef" and loss != "tweedie"):
         assert not np.isfinite(L)
+
+
+# ---------------------------------------------------------------------------
+# hypothesis: random shapes, powers, keywords and layouts, both backends
+
+
+@st.composite
+def _glm_problems(draw):
+    loss = draw(st.sampled_from(["poisson", "gamma", "tweedie"]))
+    power = None
+    if loss == "tweedie":
+        power = draw(st.one_of(st.floats(-3.0, 0.0), st.floats(1.0, 4.0),
+                               st.sampled_from([0.0, 1.0, 1.5, 2.0, 3.0])))
+    m = draw(st.integers(1, 70))
+    n = draw(st.integers(1, 20))
+    k = draw(st.sampled_from([None, 1, 3]))
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    layout = draw(st.sampled_from(["C", "F", "strided", "negstride"]))
+    fit_intercept, weighted = draw(st.booleans()), draw(st.booleans())
+    reduction = draw(st.sampled_from(REDUCTIONS))
+    scale = draw(st.sampled_from([0.01, 0.5, 3.0]))
+    use_rows = draw(st.booleans())
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    return (loss, power, m, n, k, dtype, layout, fit_intercept, weighted, reduction, scale,
+            use_rows, seed)
+
+
+@given(_glm_problems())
+def test_hypothesis_against_closed_forms(p):
+    (loss, power, m, n, k, dtype, layout, fit_intercept, weighted, reduction, scale,
+     use_rows, seed) = p
+    X0, y, coef, w = make_problem(m, n, k, loss=loss, power=power, seed=seed % 1000,
+                                  fit_intercept=fit_intercept, weights=weighted,
+                                  dtype=dtype, coef_scale=scale / np.sqrt(n))
+    X = as_layout(X0, layout)
+    rows = np.random.default_rng(seed).integers(-m, m, 2 * m + 1) if use_rows else None
+    kw = _kw(loss, power, fit_intercept=fit_intercept, sample_weight=w, l2=0.3,
+             reduction=reduction)
+    if reduction == "mean" and weighted:
+        ws = w if rows is None else w[rows]
+        if not ws.sum() > 0:
+            return
+    ref = reference(X0, y, coef, rows=rows, **kw)
+    v = np.sin(np.arange(coef.size)).reshape(coef.shape).astype(dtype)
+    Hv, S = reference_hessp(X0, y, coef, v, rows=rows, **kw)
+    for backend in ("native", "numpy"):
+        assert_matches_ref(*fastgrad.value_and_grad(X, y, coef, rows=rows, backend=backend,
+                                                    **kw), ref, rtol_for(dtype), backend)
+        assert_grad_matches(fastgrad.hessp(X, y, coef, v, rows=rows, backend=backend, **kw),
+                            Hv, S, rtol_for(dtype), backend + " hessp")
