@@ -10,6 +10,7 @@ import numpy as np
 
 import fastgrad
 from fastgrad._bench import suite as S
+from fastgrad._bench.cases import loss_kwargs
 from fastgrad._bench.reference import numpy_hess_diag, numpy_hessp, numpy_twopass
 from fastgrad._bench.timing import median_time
 
@@ -21,8 +22,8 @@ class ValueAndGrad(S.VersusTwoPass):
     20000x1000 and 4000000x8).
     """
 
-    params = (["squared", "logistic"], ["float64", "float32"], ["C", "F"],
-              S.GRID_SHAPES, [1, 2])
+    params = (["squared", "logistic", "poisson", "gamma", "tweedie1.5"],
+              ["float64", "float32"], ["C", "F"], S.GRID_SHAPES, [1, 2])
     param_names = ["loss", "dtype", "order", "shape", "n_threads"]
     timeout = 120
 
@@ -35,12 +36,12 @@ class ValueAndGrad(S.VersusTwoPass):
         self.pin(n_threads)
 
     def _fastgrad(self):
-        return fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss,
+        return fastgrad.value_and_grad(self.X, self.y, self.coef, **loss_kwargs(self.loss),
                                        reduction="sum", n_threads=self.n_threads,
                                        backend="native")
 
     def _numpy_backend(self):
-        return fastgrad.value_and_grad(self.X, self.y, self.coef, loss=self.loss,
+        return fastgrad.value_and_grad(self.X, self.y, self.coef, **loss_kwargs(self.loss),
                                        reduction="sum", backend="numpy")
 
     def _numpy_twopass(self):

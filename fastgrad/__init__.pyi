@@ -6,7 +6,7 @@ from numpy.typing import ArrayLike, NDArray
 __version__: str
 __all__: list[str]
 
-_Loss = Literal["squared", "logistic", "multinomial"]
+_Loss = Literal["squared", "logistic", "multinomial", "poisson", "gamma", "tweedie"]
 _Reduction = Literal["mean", "sum"]
 _Backend = Literal["auto", "native", "numpy"]
 
@@ -15,21 +15,21 @@ def value_and_grad(
     fit_intercept: bool = ..., sample_weight: Optional[ArrayLike] = ..., l2: float = ...,
     reduction: _Reduction = ..., rows: Optional[ArrayLike] = ...,
     out: Optional[NDArray[np.floating]] = ..., n_threads: Optional[int] = ...,
-    backend: _Backend = ...,
+    backend: _Backend = ..., power: Optional[float] = ...,
 ) -> Tuple[float, NDArray[np.floating]]: ...
 def grad(
     X: ArrayLike, y: ArrayLike, coef: ArrayLike, *, loss: _Loss = ...,
     fit_intercept: bool = ..., sample_weight: Optional[ArrayLike] = ..., l2: float = ...,
     reduction: _Reduction = ..., rows: Optional[ArrayLike] = ...,
     out: Optional[NDArray[np.floating]] = ..., n_threads: Optional[int] = ...,
-    backend: _Backend = ...,
+    backend: _Backend = ..., power: Optional[float] = ...,
 ) -> NDArray[np.floating]: ...
 def hessp(
     X: ArrayLike, y: ArrayLike, coef: ArrayLike, v: ArrayLike, *, loss: _Loss = ...,
     fit_intercept: bool = ..., sample_weight: Optional[ArrayLike] = ..., l2: float = ...,
     reduction: _Reduction = ..., rows: Optional[ArrayLike] = ...,
     out: Optional[NDArray[np.floating]] = ..., n_threads: Optional[int] = ...,
-    backend: _Backend = ...,
+    backend: _Backend = ..., power: Optional[float] = ...,
 ) -> NDArray[np.floating]: ...
 def show_config() -> None: ...
 
@@ -39,7 +39,7 @@ class Objective:
         sample_weight: Optional[ArrayLike] = ..., l2: float = ...,
         reduction: _Reduction = ..., n_threads: Optional[int] = ...,
         backend: _Backend = ..., check_input: bool = ...,
-        n_classes: Optional[int] = ...,
+        n_classes: Optional[int] = ..., power: Optional[float] = ...,
     ) -> None: ...
     @property
     def n_samples(self) -> int: ...
@@ -53,6 +53,8 @@ class Objective:
     def dtype(self) -> np.dtype: ...
     @property
     def loss(self) -> str: ...
+    @property
+    def power(self) -> Optional[float]: ...
     @property
     def fit_intercept(self) -> bool: ...
     @property

@@ -20,17 +20,25 @@ _DOC_KEYWORDS = """
         ``np.memmap``); C- and F-ordered X is never copied. Integers and bools are
         converted to float64.
     y : array of shape (n_samples,) or (n_samples, n_outputs)
-        Targets; in [0, 1] for ``loss="logistic"`` (soft labels allowed). For
+        Targets; in [0, 1] for ``loss="logistic"`` (soft labels allowed); >= 0 for
+        ``"poisson"``, > 0 for ``"gamma"``; for ``"tweedie"``: any for power <= 0,
+        >= 0 for 1 <= power < 2, > 0 for power >= 2. For
         ``loss="multinomial"``: integer class labels in [0, n_classes) of shape
         (n_samples,), or class probabilities of shape (n_samples, n_classes)
         (non-negative, each row summing to 1 within 1e-6).
     coef : array of shape (n_features,) or (n_features, n_outputs)
         With ``fit_intercept=True`` one more row: the last row is the intercept.
         For ``loss="multinomial"`` always 2-D: (n_features, n_classes).
-    loss : {"squared", "logistic", "multinomial"}
+    loss : {"squared", "logistic", "multinomial", "poisson", "gamma", "tweedie"}
         ``"squared"``: l(z, y) = (z - y)^2 / 2;  ``"logistic"``: log(1 + e^z) - y z;
         ``"multinomial"``: logsumexp(z) - y . z over the n_classes logits of a row
-        (gradient ``X.T @ (w * (softmax(Z) - Y)) / D``).
+        (gradient ``X.T @ (w * (softmax(Z) - Y)) / D``). Log link, the terms free
+        of z dropped (as scikit-learn's HalfPoissonLoss etc.): ``"poisson"``:
+        e^z - y z; ``"gamma"``: z + y e^-z; ``"tweedie"``: e^((2-p) z)/(2-p) -
+        y e^((1-p) z)/(1-p), p = ``power``.
+    power : float, optional
+        The Tweedie power p, required with ``loss="tweedie"`` (p <= 0 or p >= 1;
+        1 and 2 give ``"poisson"`` and ``"gamma"``), an error with any other loss.
     fit_intercept : bool
     sample_weight : array of shape (n_samples,), optional
         Non-negative, finite per-row weights (default: all ones).
@@ -53,8 +61,9 @@ _DOC_KEYWORDS = """
 
 
 def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2,
-          reduction, rows, out, n_threads, backend):
+          reduction, rows, out, n_threads, backend, power=None):
     loss = V.check_loss(loss)
+    power = V.check_power(loss, power)
     reduction = V.check_reduction(reduction)
     be = resolve(V.check_backend(backend))
     l2 = V.check_l2(l2)
@@ -69,7 +78,7 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
         ya, k = V.check_multinomial_y(y, m, K, dt, r)
         single = False
     else:
-        ya = V.check_y(y, m, loss, dt, r)   # with rows, only y[rows] is range-checked
+        ya = V.check_y(y, m, loss, dt, r, power)  # with rows, only y[rows] is checked
         single = ya.ndim == 1
         k = 1 if single else ya.shape[1]
     c = V.check_coef(coef, n, k, single, fit_intercept, dt)
@@ -88,20 +97,25 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
                                                ("sample_weight", sample_weight)))
         out = res.reshape(c.shape) if flat else res
     run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
-    value = run(Xa, ya, w, r, c, vv, out, loss, fit_intercept, hess, want_grad, l2, D, nt)
+    kl = V.kernel_loss(loss, power)
+    if kl == "tweedie":
+        value = run(Xa, ya, w, r, c, vv, out, kl, fit_intercept, hess, want_grad, l2, D, nt,
+                    power=power)
+    else:
+        value = run(Xa, ya, w, r, c, vv, out, kl, fit_intercept, hess, want_grad, l2, D, nt)
     return value, res
 
 
 def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,
                    l2=0.0, reduction="mean", rows=None, out=None, n_threads=None,
-                   backend="auto"):
+                   backend="auto", power=None):
     """Loss and gradient of a linear model in one pass over X.
 
     ``L = sum_i w_i l(z_i, y_i) / D + l2/2 |coef|^2`` with ``z = X @ coef (+ intercept)``;
     returns ``(L, dL/dcoef)``: a Python float and an array of coef's shape in X's dtype.
     """
     nat = _backends._native         # (looked up per call: tests replace it)
-    if nat is not None and sample_weight is None:
+    if nat is not None and sample_weight is None and power is None:
         # the compiled core's entry for the common call: it takes only arguments
         # that _call's checks would pass through unchanged, so its result is
         # _call's; None (not taken) sends the call on to _call
@@ -110,15 +124,15 @@ def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_we
         if res is not None:
             return res
     value, g = _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight,
-                     l2, reduction, rows, out, n_threads, backend)
+                     l2, reduction, rows, out, n_threads, backend, power)
     return value, g
 
 
 def grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
-         reduction="mean", rows=None, out=None, n_threads=None, backend="auto"):
+         reduction="mean", rows=None, out=None, n_threads=None, backend="auto", power=None):
     """Gradient of the loss with respect to coef (see ``value_and_grad``)."""
     nat = _backends._native         # (looked up per call: tests replace it)
-    if nat is not None and sample_weight is None:
+    if nat is not None and sample_weight is None and power is None:
         # the compiled core's entry for the common call: it takes only arguments
         # that _call's checks would pass through unchanged, so its result is
         # _call's; None (not taken) sends the call on to _call
@@ -127,17 +141,17 @@ def grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,
         if res is not None:
             return res[1]
     return _call(X, y, coef, None, False, True, loss, fit_intercept, sample_weight, l2,
-                 reduction, rows, out, n_threads, backend)[1]
+                 reduction, rows, out, n_threads, backend, power)[1]
 
 
 def hessp(X, y, coef, v, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
-          reduction="mean", rows=None, out=None, n_threads=None, backend="auto"):
+          reduction="mean", rows=None, out=None, n_threads=None, backend="auto", power=None):
     """Hessian-vector product ``H(coef) @ v`` in one pass over X; shape of coef.
 
     ``H v = X.T @ (w * l''(z) * (X @ v)) / D + l2 v`` (intercept rows likewise, without l2).
     """
     return _call(X, y, coef, v, True, True, loss, fit_intercept, sample_weight, l2,
-                 reduction, rows, out, n_threads, backend)[1]
+                 reduction, rows, out, n_threads, backend, power)[1]
 
 
 for _f in (value_and_grad, grad, hessp):

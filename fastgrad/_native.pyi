@@ -21,7 +21,7 @@ def run(
     rows: Optional[NDArray[np.intp]], coef: NDArray[np.floating],
     v: Optional[NDArray[np.floating]], out: Optional[NDArray[np.floating]], loss: str,
     fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,
-    n_threads: int,
+    n_threads: int, power: float = ...,
 ) -> float: ...
 def value_and_grad_common(
     X: Any, y: Any, coef: Any, rows: Any, out: Any, loss: Any, fit_intercept: Any,
@@ -34,7 +34,7 @@ class Prepared:
         cls, X: NDArray[np.floating], y: Union[NDArray[np.floating], NDArray[np.intp]],
         w: Optional[NDArray[np.floating]], loss: str, fit_intercept: bool, l2: float,
         denom: float, reduction: str, coef_shape: tuple[int, ...], n_threads: int,
-        n_cpus: int,
+        n_cpus: int, power: float = ...,
     ) -> Prepared: ...
     def value_and_grad(
         self, coef: Any, rows: Any = None, out: Any = None,
@@ -47,6 +47,6 @@ def run_csr(
     rows: Optional[NDArray[np.intp]], coef: NDArray[np.floating],
     v: Optional[NDArray[np.floating]], out: Optional[NDArray[np.floating]], loss: str,
     fit_intercept: bool, hess: bool, want_grad: bool, l2: float, denom: float,
-    n_threads: int,
+    n_threads: int, power: float = ...,
 ) -> float: ...
 __test__: dict[str, str]

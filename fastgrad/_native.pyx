@@ -54,6 +54,7 @@ cdef extern from "fastgrad_kernels.h" nogil:
         int hess
         int want_grad
         Py_ssize_t block
+        double power
     size_t fg_work_size(const fg_args *a) noexcept
     Py_ssize_t fg_col_block(Py_ssize_t n, Py_ssize_t k, int itemsize) noexcept
     double fg_chunk_f64(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
@@ -88,6 +89,7 @@ cdef extern from "fg_csr.h" nogil:
         int loss
         int hess
         int want_grad
+        double power
     size_t fg_csr_work_size(const fg_csr_args *a) noexcept
     double fg_csr_chunk_f64_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
                                 double *g, double *work, Py_ssize_t *bad) noexcept
@@ -116,7 +118,9 @@ cdef enum:
     CHECK_BYTES = 1 << 27      # check for signals after about 128 MiB of X
     STACK_DOUBLES = 2048       # acc, slots and work of a small problem (16 KiB): no malloc
 
-LOSS_CODES = {"squared": 0, "logistic": 1, "multinomial": 2}  # fastgrad_kernels.h's enum
+# fastgrad_kernels.h's enum ("tweedie": a power other than 1 and 2, in the struct's power)
+LOSS_CODES = {"squared": 0, "logistic": 1, "multinomial": 2, "poisson": 3, "gamma": 4,
+              "tweedie": 5}
 
 
 def openmp_enabled():
@@ -218,6 +222,7 @@ cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize
     a.hess = 0
     a.want_grad = 1
     a.block = fg_col_block(n, k, <int>isz)
+    a.power = 0.0
 
 
 cdef inline void _set_call(fg_any_args *a, const Py_ssize_t *rows, const char *cdata,
@@ -241,12 +246,13 @@ cdef inline Py_ssize_t _n_chunks(const fg_args *a, Py_ssize_t nrows, Py_ssize_t 
 
 def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         object v, object out, str loss, bint fit_intercept, bint hess,
-        bint want_grad, double l2, double denom, int n_threads):
+        bint want_grad, double l2, double denom, int n_threads, double power=0.0):
     """One fused pass; writes the gradient (or H v) into out, returns the loss.
 
     coef, v, out: (n + fit_intercept,) or (n + fit_intercept, k) C-contiguous
     arrays of X's dtype.
     The loss is sum(w * l) / denom + l2/2 |coef[:n]|^2 (0.0 in hess mode).
+    power: the tweedie power (1 and 2 come as "poisson" and "gamma").
     """
     cdef fg_args a
     cdef bint f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
@@ -261,6 +267,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     if hess:
         vdata = <char *>cnp.PyArray_DATA(<cnp.ndarray>v)
     _set_data(&a, X, y, w, k, LOSS_CODES[loss], isz)
+    a.power = power
     _set_call(&a, rp, <char *>cnp.PyArray_DATA(coef), vdata, fit_intercept, hess,
               want_grad, isz)
     return _drive(&a, f32, nrows, n_threads, fit_intercept, l2, denom, out)
@@ -568,9 +575,9 @@ cdef class Prepared:
 
     def __cinit__(self, cnp.ndarray X, cnp.ndarray y, object w, str loss,
                   bint fit_intercept, double l2, double denom, str reduction,
-                  tuple coef_shape, int n_threads, int n_cpus):
+                  tuple coef_shape, int n_threads, int n_cpus, double power=0.0):
         self.args = (X, y, w, loss, fit_intercept, l2, denom, reduction, coef_shape,
-                     n_threads, n_cpus)
+                     n_threads, n_cpus, power)
         self.X, self.y, self.w = X, y, w
         self.f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
         self.isz = 4 if self.f32 else 8
@@ -586,6 +593,7 @@ cdef class Prepared:
         self.dims[0] = coef_shape[0]
         self.dims[1] = coef_shape[1] if self.nd == 2 else 1
         _set_data(&self.a, X, y, w, self.dims[1], LOSS_CODES[loss], self.isz)
+        self.a.power = power
 
     cdef object _call(self, object coef, object rows, object out, bint want_grad):
         if not cnp.PyArray_CheckExact(coef):
@@ -738,7 +746,7 @@ cdef inline int _one_csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t c, Py_
 
 def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
             object v, object out, str loss, bint fit_intercept, bint hess,
-            bint want_grad, double l2, double denom, int n_threads):
+            bint want_grad, double l2, double denom, int n_threads, double power=0.0):
     """``run`` for a CSR X (a ``fastgrad._sparse.CSR``): one pass over the stored
     values of the rows used; writes the gradient (or H v) into out, returns the loss.
 
@@ -779,6 +787,7 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         vdata = <const char *>cnp.PyArray_DATA(v_a)
     _set_call(&a, rp, cdata, vdata, fit_intercept, hess, want_grad, isz)
     a.loss = LOSS_CODES[loss]
+    a.power = power
 
     cdef Py_ssize_t glen = n * k + k
     cdef Py_ssize_t bpv = isz + cnp.PyArray_ITEMSIZE(indices)

@@ -6,6 +6,7 @@ converted by ``fastgrad._validation``) and states what the numbers must be:
     z = X @ coef[:n] + coef[n]          (the intercept row only with fit_intercept)
     multinomial: a row of z holds the K logits, l = logsumexp(z) - y.z,
     l' = softmax(z) - y, l'' t = p * (t - p.t); integer labels y are one-hot rows
+    poisson, gamma, tweedie (log link): see _loglink_parts
     L = sum_i w_i l(z_i, y_i) / D + l2/2 |coef[:n]|^2
     g = X.T @ (w * l'(z, y)) / D + l2 coef[:n],   g[n] = sum_i w_i l'(z_i, y_i) / D
     H v = X.T @ (w * l''(z) * (X @ v[:n] + v[n])) / D + l2 v[:n]
@@ -48,10 +49,41 @@ def _softmax_parts(z, y):
     return loss, e / s
 
 
-def _pointwise(loss_name, z, y, need_hess):
+def _loglink_parts(loss, z, y, power):
+    """loss, l'(z, y), l''(z, y) of the log-link losses (terms free of z dropped):
+      poisson: l = e^z - y z,    l' = e^z - y,      l'' = e^z
+      gamma:   l = z + y e^-z,   l' = 1 - y e^-z,   l'' = y e^-z
+      tweedie: l = a/(2-p) - y b/(1-p),  l' = a - y b,  l'' = (2-p) a - (1-p) y b
+               with a = e^((2-p) z), b = e^((1-p) z)
+    Where e^z overflows the result is inf, as the mathematics says.  For tweedie
+    a and b may both overflow with opposite signs, so the larger is factored out:
+    E = e^((2-p) z) when z >= 0 (a = E, b = E s), E = e^((1-p) z) when z < 0
+    (a = E s, b = E), s = e^-|z| <= 1: each bracket is finite and E * bracket is
+    the right inf, never inf - inf (a bracket of exactly 0 gives 0)."""
+    if loss == "poisson":
+        e = np.exp(z)
+        return e - y * z, e - y, e
+    if loss == "gamma":
+        ye = y * np.exp(-z)
+        return z + ye, 1.0 - ye, ye
+    pos = z >= 0
+    s = np.exp(-np.abs(z))
+    E = np.exp(np.where(pos, (2.0 - power) * z, (1.0 - power) * z))
+    A = np.where(pos, 1.0, s)
+    yB = y * np.where(pos, s, 1.0)
+
+    def times_E(bracket):
+        return np.where(bracket == 0.0, 0.0, E * bracket)
+    return (times_E(A / (2.0 - power) - yB / (1.0 - power)), times_E(A - yB),
+            times_E((2.0 - power) * A - (1.0 - power) * yB))
+
+
+def _pointwise(loss_name, z, y, need_hess, power=None):
     if loss_name == "squared":
         r = z - y
         return 0.5 * r * r, r, (np.ones_like(z) if need_hess else None)
+    if loss_name in ("poisson", "gamma", "tweedie"):
+        return _loglink_parts(loss_name, z, y, power)
     return _logistic_parts(z, y, need_hess)
 
 
@@ -64,18 +96,18 @@ def _targets(y, idx, nb, k):
     return np.asarray(y[idx], dtype=np.float64).reshape(nb, -1)
 
 
-def _block(loss, hess, z, t, yb, wb):
+def _block(loss, hess, z, t, yb, wb, power=None):
     """(sum of w l over the block (0 for hess), d = w l' or w l'' t), shape of z."""
     if hess and loss == "multinomial":
         p = _softmax_parts(z, yb)[1]            # H_i t = p * (t - p.t)
         return 0.0, wb * p * (t - np.sum(p * t, axis=1, keepdims=True))
     if hess:
-        h = np.ones_like(t) if loss == "squared" else _pointwise(loss, z, yb, True)[2]
+        h = np.ones_like(t) if loss == "squared" else _pointwise(loss, z, yb, True, power)[2]
         return 0.0, wb * h * t
     if loss == "multinomial":
         lb, p = _softmax_parts(z, yb)
         return float(np.sum(wb * lb)), wb * (p - yb)
-    lb, d, _ = _pointwise(loss, z, yb, False)
+    lb, d, _ = _pointwise(loss, z, yb, False, power)
     return float(np.sum(wb * lb)), wb * d
 
 
@@ -107,12 +139,13 @@ def _finish(g, gb, total, out, base, fit_intercept, hess, want_grad, l2, denom):
 
 
 def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
-        n_threads=1):
+        n_threads=1, power=0.0):
     """Same contract as ``fastgrad._native.run``; returns the loss, fills ``out``.
 
     coef, v, out are (n + fit_intercept,) or (n + fit_intercept, k), C-contiguous;
     y is (m,) or (m, k) (multinomial: or (m,) intp class labels). n_threads is
     accepted for symmetry and ignored (NumPy's BLAS has its own threads).
+    power: the tweedie power (loss="tweedie" only).
     """
     n = X.shape[1]
     k, W, b, V, vb = _coefs(coef, v, n, fit_intercept)
@@ -130,7 +163,7 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
             wb = (np.ones(Xb.shape[0]) if w is None
                   else np.asarray(w[idx], dtype=np.float64))[:, None]
             z = Xb @ W + b if need_z else None
-            lsum, d = _block(loss, hess, z, Xb @ V + vb if hess else None, yb, wb)
+            lsum, d = _block(loss, hess, z, Xb @ V + vb if hess else None, yb, wb, power)
             total += lsum
             if want_grad or hess:
                 g += Xb.T @ d
@@ -141,7 +174,7 @@ def run(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, d
 
 
 def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l2, denom,
-            n_threads=1):
+            n_threads=1, power=0.0):
     """``run`` for a CSR X (a ``fastgrad._sparse.CSR``), in NumPy only.
 
     The same formulas, block of rows by block of rows: the values of a block's
@@ -183,7 +216,7 @@ def run_csr(X, y, w, rows, coef, v, out, loss, fit_intercept, hess, want_grad, l
                                  for j in range(k)], axis=1) + m0
 
             z = matvec(W, b) if need_z else None
-            lsum, d = _block(loss, hess, z, matvec(V, vb) if hess else None, yb, wb)
+            lsum, d = _block(loss, hess, z, matvec(V, vb) if hess else None, yb, wb, power)
             total += lsum
             if want_grad or hess:
                 for j in range(k):

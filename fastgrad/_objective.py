@@ -41,6 +41,7 @@ class _Attributes:
                          doc="columns of y (1 for 1-D y); classes for multinomial")
     coef_shape = property(lambda self: self._coef_shape, doc="shape of coef and gradient")
     loss = property(lambda self: self._loss)
+    power = property(lambda self: self._power, doc="the Tweedie power (None: not tweedie)")
     fit_intercept = property(lambda self: self._fit_intercept)
     reduction = property(lambda self: self._reduction)
     l2 = property(lambda self: self._l2)
@@ -61,12 +62,18 @@ class Objective(_Attributes):
     ``n_classes`` (``loss="multinomial"`` with integer class labels only): the
     number of classes K, so that coef is (n_features[+1], K); default: the
     largest label + 1 (pass it when the last classes may be absent from y).
+    ``power``: the Tweedie power, required with ``loss="tweedie"`` only.
     """
 
     def __init__(self, X, y, *, loss="squared", fit_intercept=False, sample_weight=None,
                  l2=0.0, reduction="mean", n_threads=None, backend="auto",
-                 check_input=True, n_classes=None):
+                 check_input=True, n_classes=None, power=None):
         self._loss = V.check_loss(loss)
+        self._power = V.check_power(self._loss, power)
+        # what the backend runs (tweedie with power 1 or 2: poisson, gamma), and
+        # the power it needs (tweedie only)
+        self._kloss = V.kernel_loss(self._loss, self._power)
+        self._kw = {"power": self._power} if self._kloss == "tweedie" else {}
         self._reduction = V.check_reduction(reduction)
         self._backend_name = V.check_backend(backend)
         self._run = resolve(self._backend_name).run
@@ -81,7 +88,7 @@ class Objective(_Attributes):
             y, self._k = V.check_multinomial_y(y, m, K, X.dtype)
             self._single = False
         else:
-            y = V.check_y(y, m, self._loss, X.dtype)
+            y = V.check_y(y, m, self._loss, X.dtype, power=self._power)
             self._single = y.ndim == 1
             self._k = 1 if self._single else y.shape[1]
         w = V.check_sample_weight(sample_weight, m, X.dtype)
@@ -102,10 +109,10 @@ class Objective(_Attributes):
         # rows) and runs the pass; None for the NumPy backend and sparse X
         self._prep = None
         if self._run is _native_run and (X.dtype is V._F64 or X.dtype is V._F32):
-            self._prep = _native.Prepared(X, y, w, self._loss, self._fit_intercept,
+            self._prep = _native.Prepared(X, y, w, self._kloss, self._fit_intercept,
                                           self._l2, self._D, self._reduction,
                                           self._coef_shape, self._n_threads or 0,
-                                          V._N_CPUS)
+                                          V._N_CPUS, **self._kw)
 
     # -- attributes of API.md (and those of _Attributes) ------------------
     n_samples = property(lambda self: self._X.shape[0], doc="rows of X")
@@ -113,7 +120,8 @@ class Objective(_Attributes):
     dtype = property(lambda self: self._X.dtype, doc="X's dtype: results are in it")
 
     def __repr__(self):
-        return (f"Objective(loss={self._loss!r}, n_samples={self.n_samples}, "
+        pw = f", power={self._power!r}" if self._power is not None else ""
+        return (f"Objective(loss={self._loss!r}{pw}, n_samples={self.n_samples}, "
                 f"n_features={self.n_features}, n_outputs={self._k}, "
                 f"dtype={self.dtype}, fit_intercept={self._fit_intercept}, "
                 f"l2={self._l2}, reduction={self._reduction!r}, backend={self._backend_name!r})")
@@ -157,13 +165,15 @@ class Objective(_Attributes):
             # the training-loop case (scipy passes exactly this): nothing to convert
             out = np.empty(self._coef_shape, dtype=X.dtype)
             nt = self._n_threads if type(self._n_threads) is int else self._threads()
-            return self._run(X, self._y, self._w, None, coef, None, out, self._loss,
-                             self._fit_intercept, False, True, self._l2, self._D, nt), out
+            return self._run(X, self._y, self._w, None, coef, None, out, self._kloss,
+                             self._fit_intercept, False, True, self._l2, self._D, nt,
+                             **self._kw), out
         c = self._coef(coef)
         r, D = self._rows_and_D(rows)
         res, out = self._out(out, c, coef, (("coef", coef),))
-        value = self._run(X, self._y, self._w, r, c, None, out, self._loss,
-                          self._fit_intercept, False, True, self._l2, D, self._threads())
+        value = self._run(X, self._y, self._w, r, c, None, out, self._kloss,
+                          self._fit_intercept, False, True, self._l2, D, self._threads(),
+                          **self._kw)
         return value, res
 
     __call__ = value_and_grad
@@ -180,8 +190,9 @@ class Objective(_Attributes):
                 return res
         c = self._coef(coef)
         r, D = self._rows_and_D(rows)
-        return self._run(self._X, self._y, self._w, r, c, None, None, self._loss,
-                         self._fit_intercept, False, False, self._l2, D, self._threads())
+        return self._run(self._X, self._y, self._w, r, c, None, None, self._kloss,
+                         self._fit_intercept, False, False, self._l2, D, self._threads(),
+                         **self._kw)
 
     def hessp(self, coef, v, *, rows=None, out=None):
         """Hessian-vector product H(coef) @ v in one pass over X."""
@@ -189,6 +200,6 @@ class Objective(_Attributes):
         vv = self._coef(v, "v")
         r, D = self._rows_and_D(rows)
         res, out = self._out(out, c, coef, (("coef", coef), ("v", v)))
-        self._run(self._X, self._y, self._w, r, c, vv, out, self._loss,
-                  self._fit_intercept, True, True, self._l2, D, self._threads())
+        self._run(self._X, self._y, self._w, r, c, vv, out, self._kloss,
+                  self._fit_intercept, True, True, self._l2, D, self._threads(), **self._kw)
         return res

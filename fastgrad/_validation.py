@@ -6,6 +6,7 @@ or F-ordered), y and sample_weight in X's dtype, coef/v as C-contiguous
 (n_coef, k) arrays, rows as intp indices in [0, m), out checked.  Nothing here
 writes to an argument.
 """
+import math
 import numbers
 import os
 
@@ -13,7 +14,9 @@ import numpy as np
 
 from ._backends import omp_max_threads
 
-LOSSES = ("squared", "logistic", "multinomial")
+LOSSES = ("squared", "logistic", "multinomial", "poisson", "gamma", "tweedie")
+#: the log-link losses (y has a domain per loss, see check_y)
+LOG_LINK = ("poisson", "gamma", "tweedie")
 REDUCTIONS = ("mean", "sum")
 BACKENDS = ("auto", "native", "numpy")
 
@@ -43,6 +46,67 @@ def _choice(value, valid, name):
 
 def check_loss(loss):
     return _choice(loss, LOSSES, "loss")
+
+
+def check_power(loss, power):
+    """The Tweedie power as a float: required with loss="tweedie" (p <= 0 or p >= 1),
+    None for every other loss (where giving it is a ValueError)."""
+    if loss != "tweedie":
+        if power is not None:
+            raise ValueError(f"power is only for loss='tweedie'; got power={power!r} "
+                             f"with loss={loss!r}")
+        return None
+    if power is None:
+        raise ValueError("loss='tweedie' needs power= (the Tweedie power p, p <= 0 or "
+                         "p >= 1; power=1 is loss='poisson', power=2 is loss='gamma')")
+    if isinstance(power, (bool, np.bool_)) or not isinstance(power, numbers.Real):
+        raise ValueError(f"power must be a real number for loss='tweedie'; got {power!r}")
+    p = float(power)
+    if not math.isfinite(p):
+        raise ValueError(f"power must be finite for loss='tweedie'; got {power!r}")
+    if 0.0 < p < 1.0:
+        raise ValueError(f"power={power!r} is not valid for loss='tweedie': no Tweedie "
+                         "distribution has 0 < power < 1 (use power <= 0 or power >= 1)")
+    return p
+
+
+def kernel_loss(loss, power):
+    """The loss a backend runs: tweedie with power 1 or 2 is poisson or gamma
+    (the same numbers, one exp a row instead of two)."""
+    if loss == "tweedie":
+        if power == 1.0:
+            return "poisson"
+        if power == 2.0:
+            return "gamma"
+    return loss
+
+
+def y_domain(loss, power):
+    """(strict, text) for a log-link loss: y > 0 (strict) or y >= 0; None: any y."""
+    if loss == "poisson" or (loss == "tweedie" and 1.0 <= power < 2.0):
+        return False, ">= 0"
+    if loss == "gamma" or (loss == "tweedie" and power >= 2.0):
+        return True, "> 0"
+    return None
+
+
+def first_outside_domain(a, loss, power):
+    """None, or (index into a, message start) for the first y of a (1-D or 2-D
+    y values of a log-link loss) outside the loss's domain.  NaN is not outside
+    (it propagates, as for the other losses)."""
+    dom = y_domain(loss, power)
+    if dom is None or a.size == 0:
+        return None
+    strict, text = dom
+    lo = a.min()
+    if (lo > 0) if strict else (lo >= 0):
+        return None
+    bad = (a <= 0) if strict else (a < 0)      # (NaN made lo NaN: look at each)
+    if not bad.any():
+        return None
+    idx = np.unravel_index(int(np.flatnonzero(bad.ravel())[0]), a.shape)
+    what = f"loss='tweedie' with power={power!r}" if loss == "tweedie" else f"loss={loss!r}"
+    return idx, f"y must be {text} for {what}"
 
 
 def check_reduction(reduction):
@@ -113,9 +177,10 @@ def as_dtype(a, dtype, name, contiguous=False):
     return arr
 
 
-def check_y(y, m, loss, dtype, rows=None):
-    """y in X's dtype, shape checked; for the logistic loss its values in [0, 1]
-    (only the rows a call uses, when ``rows`` (checked indices) is given)."""
+def check_y(y, m, loss, dtype, rows=None, power=None):
+    """y in X's dtype, shape checked; for the logistic loss its values in [0, 1],
+    for the log-link losses in their domain (``power``: the tweedie power), only
+    the rows a call uses when ``rows`` (checked indices) is given."""
     ya = as_dtype(y, dtype, "y")
     if ya.ndim == 1 and ya.shape[0] == m and loss == "squared" \
             and ya.strides[0] % ya.itemsize == 0:
@@ -141,6 +206,14 @@ def check_y(y, m, loss, dtype, rows=None):
                 bad = used[outside].flat[0]
                 raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
                                  f"(min {np.nanmin(used)!r}, max {np.nanmax(used)!r})")
+    elif loss in LOG_LINK:
+        found = first_outside_domain(used, loss, power)
+        if found is not None:
+            idx, msg = found
+            # the index into y (through rows= when given)
+            where = (int(rows[idx[0]]) if rows is not None else int(idx[0]),) + tuple(
+                int(j) for j in idx[1:])
+            raise ValueError(f"{msg}; y[{', '.join(map(str, where))}] = {used[idx]!r}")
     return ya
 
 

@@ -87,8 +87,13 @@ def _globally(check, off, *args):
         raise ValueError(msg) from None
 
 
-def _check_chunk(yb, wb, off, loss):
+def _check_chunk(yb, wb, off, loss, power=None):
     """The value checks of the in-memory API on one row chunk, with global indices."""
+    if loss in V.LOG_LINK:
+        found = V.first_outside_domain(yb, loss, power)
+        if found is not None:
+            idx, msg = found
+            raise ValueError(f"{msg}; y[{_global_index(idx, off)}] = {yb[idx]!r}")
     if loss == "logistic" and yb.size:
         bad = (yb < 0) | (yb > 1)
         if bad.any():
@@ -100,15 +105,15 @@ def _check_chunk(yb, wb, off, loss):
 
 
 def _chunk_partial(Xb, yb, wb, offb, *, coef, v, mode, loss, fit_intercept, n_threads,
-                   backend, check):
+                   backend, check, power=None):
     """[sum w l, sum w, sum-reduced gradient or H v (raveled)] of one row chunk, (1, p)."""
     off = int(offb[0])
     if check:
-        _check_chunk(yb, wb, off, loss)
+        _check_chunk(yb, wb, off, loss, power)
     hess = mode == _HESSP
     want_grad = mode != _VALUE
     value, g = _call(Xb, yb, coef, v, hess, want_grad, loss, fit_intercept, wb, 0.0,
-                     "sum", None, None, _task_threads(n_threads), backend)
+                     "sum", None, None, _task_threads(n_threads), backend, power)
     res = np.empty((1, 2 + (coef.size if want_grad else 0)))
     res[0, 0] = value
     res[0, 1] = Xb.shape[0] if wb is None else np.sum(wb, dtype=np.float64)
@@ -117,10 +122,10 @@ def _chunk_partial(Xb, yb, wb, offb, *, coef, v, mode, loss, fit_intercept, n_th
     return res
 
 
-def _chunk_stats(Xb, yb, wb, offb, *, loss, check_input):
+def _chunk_stats(Xb, yb, wb, offb, *, loss, check_input, power=None):
     """Objective's one pass at construction: value checks, finiteness, sum of w."""
     off = int(offb[0])
-    _check_chunk(yb, wb, off, loss)
+    _check_chunk(yb, wb, off, loss, power)
     if check_input:
         _globally(V.first_nonfinite, off, Xb, "X")
         _globally(V.first_nonfinite, off, yb, "y")
@@ -263,8 +268,9 @@ def _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out, rshape):
 
 
 def _functional(mode, X, y, coef, v, loss, fit_intercept, sample_weight, l2, reduction,
-                out, n_threads, backend):
+                out, n_threads, backend, power=None):
     loss = V.check_loss(loss)
+    power = V.check_power(loss, power)
     reduction = V.check_reduction(reduction)
     backend = V.check_backend(backend)
     l2 = V.check_l2(l2)
@@ -283,35 +289,38 @@ def _functional(mode, X, y, coef, v, loss, fit_intercept, sample_weight, l2, red
         V.check_out(out, rshape, dt, others)
     width = 2 + (c.size if mode != _VALUE else 0)
     S = _per_chunk(_chunk_partial, X, Y, W, width, coef=c, v=vv, mode=mode, loss=loss,
-                   fit_intercept=fit_intercept, n_threads=nt, backend=backend, check=True)
+                   fit_intercept=fit_intercept, n_threads=nt, backend=backend, check=True,
+                   power=power)
     tot = _compute(S.sum(axis=0))
     D = _denominator(reduction, W, m, tot[1])
     return _finish(tot, mode, c, vv, D, l2, n, fit_intercept, dt, out, rshape)
 
 
 def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,
-                   l2=0.0, reduction="mean", out=None, n_threads=None, backend="auto"):
+                   l2=0.0, reduction="mean", out=None, n_threads=None, backend="auto",
+                   power=None):
     """Loss and gradient over a dask array X, as ``fastgrad.value_and_grad``.
 
     One task per row chunk reads that chunk once; returns ``(float, ndarray)``.
     ``reduction="mean"`` divides by the global sum of the weights.
     """
     return _functional(_VG, X, y, coef, None, loss, fit_intercept, sample_weight, l2,
-                       reduction, out, n_threads, backend)
+                       reduction, out, n_threads, backend, power)
 
 
 def grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None, l2=0.0,
-         reduction="mean", out=None, n_threads=None, backend="auto"):
+         reduction="mean", out=None, n_threads=None, backend="auto", power=None):
     """Gradient over a dask array X (see :func:`value_and_grad`)."""
     return _functional(_VG, X, y, coef, None, loss, fit_intercept, sample_weight, l2,
-                       reduction, out, n_threads, backend)[1]
+                       reduction, out, n_threads, backend, power)[1]
 
 
 def hessp(X, y, coef, v, *, loss="squared", fit_intercept=False, sample_weight=None,
-          l2=0.0, reduction="mean", out=None, n_threads=None, backend="auto"):
+          l2=0.0, reduction="mean", out=None, n_threads=None, backend="auto",
+          power=None):
     """Hessian-vector product ``H(coef) @ v`` over a dask array X; shape of coef."""
     return _functional(_HESSP, X, y, coef, v, loss, fit_intercept, sample_weight, l2,
-                       reduction, out, n_threads, backend)[1]
+                       reduction, out, n_threads, backend, power)[1]
 
 
 class Objective(_Attributes):
@@ -333,8 +342,9 @@ class Objective(_Attributes):
 
     def __init__(self, X, y, *, loss="squared", fit_intercept=False, sample_weight=None,
                  l2=0.0, reduction="mean", n_threads=None, backend="auto",
-                 check_input=True, n_classes=None):
+                 check_input=True, n_classes=None, power=None):
         self._loss = V.check_loss(loss)
+        self._power = V.check_power(self._loss, power)
         self._reduction = V.check_reduction(reduction)
         self._backend_name = V.check_backend(backend)
         self._l2 = V.check_l2(l2)
@@ -356,7 +366,7 @@ class Objective(_Attributes):
         self._m, self._n, self._k, self._single, self._dt = m, n, k, single, dt
         self._coef_shape = V.expected_coef_shape(n, k, single, self._fit_intercept)
         stats = _per_chunk(_chunk_stats, X, Y, W, 1, loss=self._loss,
-                           check_input=bool(check_input))
+                           check_input=bool(check_input), power=self._power)
         sw = float(_compute(stats.sum(axis=0))[0])
         self._D = _denominator(self._reduction, W, m, sw)
 
@@ -388,7 +398,8 @@ class Objective(_Attributes):
         width = 2 + (c.size if mode != _VALUE else 0)
         S = _per_chunk(_chunk_partial, self._X, self._Y, self._W, width, coef=c, v=vv,
                        mode=mode, loss=self._loss, fit_intercept=self._fit_intercept,
-                       n_threads=nt, backend=self._backend_name, check=False)
+                       n_threads=nt, backend=self._backend_name, check=False,
+                       power=self._power)
         tot = _compute(S.sum(axis=0))
         return _finish(tot, mode, c, vv, self._D, self._l2, self._n, self._fit_intercept,
                        self._dt, out, rshape)

@@ -18,7 +18,9 @@
 extern "C" {
 #endif
 
-enum { FG_SQUARED = 0, FG_LOGISTIC = 1, FG_MULTINOMIAL = 2 };
+enum { FG_SQUARED = 0, FG_LOGISTIC = 1, FG_MULTINOMIAL = 2,
+       /* the log-link losses (fg_pointwise.h); tweedie with power p, p not 1 or 2 */
+       FG_POISSON = 3, FG_GAMMA = 4, FG_TWEEDIE = 5 };
 
 typedef struct {
     const void *X;          /* element (i, f) at X + i*sr + f*sc (elements) */
@@ -36,10 +38,11 @@ typedef struct {
     const void *icpt;       /* (k,) or NULL */
     const void *v;          /* hessp direction (n, k) or NULL */
     const void *vicpt;      /* (k,) or NULL */
-    int loss;               /* FG_SQUARED, FG_LOGISTIC, FG_MULTINOMIAL (k classes) */
+    int loss;               /* FG_SQUARED, ..., FG_TWEEDIE (the enum above) */
     int hess;               /* 1: Hessian-vector product instead of gradient */
     int want_grad;          /* 0: loss only (no axpy) */
     ptrdiff_t block;        /* rows per block on the column path */
+    double power;           /* FG_TWEEDIE's power p (not 1, 2 or in (0, 1)); else unused */
 } fg_args;
 
 /* Doubles of scratch one call of fg_chunk_* needs. */

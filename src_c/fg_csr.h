@@ -44,9 +44,10 @@ typedef struct {
     const void *icpt;       /* (k,) or NULL */
     const void *v;          /* hessp direction (n, k) or NULL */
     const void *vicpt;      /* (k,) or NULL */
-    int loss;               /* FG_SQUARED, FG_LOGISTIC, FG_MULTINOMIAL (fastgrad_kernels.h) */
+    int loss;               /* FG_SQUARED, ..., FG_TWEEDIE (fastgrad_kernels.h) */
     int hess;               /* 1: Hessian-vector product instead of gradient */
     int want_grad;          /* 0: loss only (no scatter) */
+    double power;           /* FG_TWEEDIE's power p; else unused */
 } fg_csr_args;
 
 /* Doubles of scratch one call of fg_csr_chunk_* needs. */

@@ -20,12 +20,12 @@
  * its own vectorised loops (with them as run-time values, GCC turns the
  * conditional stores and loads into masked ones, several times slower).
  * Losses not listed here take the generic call. */
-FG_INLINE double FN(pw_fixed)(int loss, int mode, ptrdiff_t nb, const double *z,
+FG_INLINE double FN(pw_fixed)(int loss, double pw, int mode, ptrdiff_t nb, const double *z,
                               const double *t, const double *y, const double *w, double *d,
                               double *lb)
 {
-#define FG_PW(L, M) (w ? pw_block(L, M, nb, z, t, y, w, d, lb) \
-                       : pw_block(L, M, nb, z, t, y, NULL, d, lb))
+#define FG_PW(L, M) (w ? pw_block(L, pw, M, nb, z, t, y, w, d, lb) \
+                       : pw_block(L, pw, M, nb, z, t, y, NULL, d, lb))
     if (loss == FG_LOGISTIC)
         return mode == 0 ? FG_PW(FG_LOGISTIC, 0)
              : mode == 1 ? FG_PW(FG_LOGISTIC, 1) : FG_PW(FG_LOGISTIC, 2);
@@ -33,7 +33,7 @@ FG_INLINE double FN(pw_fixed)(int loss, int mode, ptrdiff_t nb, const double *z,
         return mode == 0 ? FG_PW(FG_SQUARED, 0)
              : mode == 1 ? FG_PW(FG_SQUARED, 1) : FG_PW(FG_SQUARED, 2);
 #undef FG_PW
-    return pw_block(loss, mode, nb, z, t, y, w, d, lb);
+    return pw_block(loss, pw, mode, nb, z, t, y, w, d, lb);
 }
 
 /* extent [*p0, *p1) of logical row i; 0 when it is not 0 <= p0 <= p1 <= nnz */
@@ -154,11 +154,11 @@ FG_INLINE double FN(csr_k1_rows)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
         const double *w = NULL;
         for (ptrdiff_t q = 0; q < nb; q++) {
             const ptrdiff_t r = rows ? rows[i + q] : i + q;
-            if (mode != 2) yb[q] = (double)y[r * ys];
+            if (mode != 2 || fg_hess_needs_y(loss)) yb[q] = (double)y[r * ys];
             if (wt) wb[q] = (double)wt[r * ws];
         }
         if (wt) w = wb;
-        acc += FN(pw_fixed)(loss, mode, nb, z, t, yb, w, d, lb);
+        acc += FN(pw_fixed)(loss, a->power, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const double dq = d[q];
@@ -402,13 +402,13 @@ FG_INLINE double FN(csr_k1_flat)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r
             }
         }
         const double *w = NULL;
-        if (mode != 2)
+        if (mode != 2 || fg_hess_needs_y(loss))
             for (ptrdiff_t q = 0; q < nb; q++) yb[q] = (double)y[(i + q) * ys];
         if (wt) {
             for (ptrdiff_t q = 0; q < nb; q++) wb[q] = (double)wt[(i + q) * ws];
             w = wb;
         }
-        acc += FN(pw_fixed)(loss, mode, nb, z, t, yb, w, d, lb);
+        acc += FN(pw_fixed)(loss, a->power, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
             /* dd[p] = d data[p]: FG_CSR_WIN values per row whatever its
              * length (the next rows overwrite what spills over), then the
@@ -511,11 +511,11 @@ FG_INLINE double FN(csr_kn)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 for (ptrdiff_t j = 0; j < k; j++) wb[j] = wi;
                 w = wb;
             }
-            if (mode != 2) {
+            if (mode != 2 || fg_hess_needs_y(loss)) {
                 const T *yr = (const T *)a->y + r * a->ys0;
                 for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)yr[j * a->ys1];
             }
-            acc += FN(pw_fixed)(loss, mode, k, z, t, yb, w, d, lb);
+            acc += FN(pw_fixed)(loss, a->power, mode, k, z, t, yb, w, d, lb);
         }
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];

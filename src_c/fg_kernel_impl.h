@@ -265,7 +265,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2;
+    const int need_y = mode != 2 || fg_hess_needs_y(loss);
     T *buf = (T *)work;
     double *z = work + 4 * n, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4;
     double *lb = d + 4;
@@ -404,7 +404,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     FN(dot4)(p0, p1, p2, p3, v, n, vb, tB + q);
             }
             const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
-            acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
+            acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
             if (mode != 1) {
                 for (ptrdiff_t q = 0; q < nb; q += 4) {
                     const ptrdiff_t iq = i + q;
@@ -441,7 +441,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
         else if (mode == 2)
             FN(dot4)(p0, p1, p2, p3, v, n, vb, t);
         const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
-        acc += pw_block(loss, mode, 4, z, t, yb, w, d, lb);
+        acc += pw_block(loss, a->power, mode, 4, z, t, yb, w, d, lb);
         if (mode == 1) continue;
         gi += (d[0] + d[1]) + (d[2] + d[3]);
         FN(axpy4)(g, p0, p1, p2, p3, d, n);
@@ -454,7 +454,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
             t[q] = mode == 2 ? FN(dot1)(p, v, n) + vb : 0.0;
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yb, wb);
-        acc += pw_block(loss, mode, nb, z, t, yb, w, d, lb);
+        acc += pw_block(loss, a->power, mode, nb, z, t, yb, w, d, lb);
         if (mode != 1) {
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const T *p = FN(row_ptr)(a, i + q, n, buf);
@@ -483,7 +483,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2;
+    const int need_y = mode != 2 || fg_hess_needs_y(loss);
     /* blocks of up to FG_BR rows: z (and t) for the block, the pointwise step
      * over the whole block, then g += d x from L1 */
     double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
@@ -529,7 +529,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
             }
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
-        acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
+        acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
         if (mode != 1) {
             for (ptrdiff_t u = 0; u < nb; u += 4) {
                 const double *d = dB + u;
@@ -854,11 +854,11 @@ FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 for (ptrdiff_t j = 0; j < k; j++) wb[j] = wi;
                 w = wb;
             }
-            if (mode != 2) {
+            if (mode != 2 || fg_hess_needs_y(loss)) {
                 const T *y = (const T *)a->y + r * a->ys0;
                 for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
             }
-            acc += pw_block(loss, mode, k, z, t, yb, w, d, lb);
+            acc += pw_block(loss, a->power, mode, k, z, t, yb, w, d, lb);
         }
         if (mode == 1) continue;
         for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];
@@ -1097,7 +1097,7 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2;
+    const int need_y = mode != 2 || fg_hess_needs_y(loss);
     double *z = work, *t = z + k * B, *d = t + k * B, *yb = d + k * B, *wb = yb + B;
     double *lb = wb + B;
     T *xb = (T *)(lb + B);  /* 4 gathered column segments (rows given) */
@@ -1134,7 +1134,7 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         } else {
             for (ptrdiff_t j = 0; j < k; j++) {
                 const double *w = FN(gather_yw)(a, b0, nb, j, need_y, yb, wb);
-                acc += pw_block(loss, mode, nb, z + j * B, t + j * B, yb, w, d + j * B, lb);
+                acc += pw_block(loss, a->power, mode, nb, z + j * B, t + j * B, yb, w, d + j * B, lb);
             }
         }
         if (mode == 1) continue;
@@ -1219,7 +1219,7 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2;
+    const int need_y = mode != 2 || fg_hess_needs_y(loss);
     double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
     double *dB = wB + FG_BR, *lB = dB + FG_BR;
     fg_v4d G[8], C[8], V[8];
@@ -1256,7 +1256,7 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             tB[q] = tq;
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
-        acc += pw_block(loss, mode, nb, zB, tB, yB, w, dB, lB);
+        acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
         if (mode != 1) {
             for (ptrdiff_t q = 0; q < nb4; q += 4) {
                 fg_v4d dv;

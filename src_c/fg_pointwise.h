@@ -87,6 +87,37 @@ FG_INLINE double fg_expneg(double x)
     return x < -708.0 ? 0.0 : res;
 }
 
+/* exp(x) for every x (the log-link losses): the reduction and polynomial
+ * of fg_expneg, with 2^k applied as two factors 2^(k/2) 2^(k - k/2), so that
+ * results run from the subnormals (0 below -745) up to +inf (above 709.78,
+ * by overflow of the product: no branch, no NaN); NaN stays NaN. */
+FG_INLINE double fg_exp(double x)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to integer */
+    const double log2e = 1.4426950408889634;
+    const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+    double xc = x > 710.0 ? 710.0 : x;
+    xc = xc < -746.0 ? -746.0 : xc;
+    fg_pun t, sh, s1, s2;
+    t.d = xc * log2e + shift;
+    sh.d = shift;
+    double kd = t.d - shift;
+    double r = (xc - kd * ln2hi) - kd * ln2lo;
+    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
+    double q0 = 1.0 + r, q1 = 0.5000000000000018 + r * 0.16666666666666147;
+    double q2 = 0.04166666666649316 + r * 0.008333333333569098;
+    double q3 = 0.0013888888951133485 + r * 0.00019841269413815112;
+    double q4 = 2.480148660775664e-05 + r * 2.7557638344026344e-06;
+    double q5 = 2.763226447373137e-07 + r * 2.4989491355772434e-08;
+    double u0 = q0 + r2 * q1, u1 = q2 + r2 * q3, u2 = q4 + r2 * q5;
+    double p = (u0 + r4 * u1) + r8 * u2;
+    int64_t k = t.i - sh.i;                  /* in [-1076, 1024] (NaN: anything) */
+    int64_t k1 = k >> 1, k2 = k - k1;
+    s1.i = (int64_t)((uint64_t)(k1 + 1023) << 52);
+    s2.i = (int64_t)((uint64_t)(k2 + 1023) << 52);
+    return (p * s1.d) * s2.d;
+}
+
 /* log1p(e) for e in [0, 1] from s = e / (2 + e) in [0, 1/3]: 2 atanh(s) =
  * 2 s P(s^2), P a degree-10 polynomial fitted to atanh(s)/s on s^2 in
  * [0, 1/9] (relative error of the fit 1.3e-18; tools/fit_poly.py).
@@ -143,12 +174,95 @@ FG_INLINE void pw_logistic(const int HAS_W, const int WANT_D, ptrdiff_t nb,
     }
 }
 
+/* The log-link losses (API.md's table; the terms free of z dropped, as in
+ * scikit-learn's HalfPoissonLoss, HalfGammaLoss, HalfTweedieLoss):
+ *   poisson: l = e^z - y z,    l' = e^z - y,      l'' = e^z
+ *   gamma:   l = z + y e^-z,   l' = 1 - y e^-z,   l'' = y e^-z
+ *   tweedie (power p, not 1 or 2): with a = e^((2-p) z), b = e^((1-p) z),
+ *            l = a/(2-p) - y b/(1-p),  l' = a - y b,  l'' = (2-p) a - (1-p) y b
+ * One exp per row for poisson and gamma (fg_exp: inf where e^z overflows,
+ * and inf - y z or z + inf stay inf).  Tweedie: a and b can both overflow,
+ * with opposite signs (p <= 0, z > 0; p > 2, z < 0), so the larger one is
+ * factored out: E = e^((2-p) z) for z >= 0 (a = E, b = E s), E = e^((1-p) z)
+ * for z < 0 (a = E s, b = E), with s = e^-|z| <= 1 (fg_expneg): two exps a row,
+ * the exponent rounded as scikit-learn rounds it, and each bracket finite, so
+ * E * bracket is the right inf, never inf - inf.  A bracket of exactly 0 gives 0
+ * (not inf * 0).  L: the loss (a constant at every call); HAS_W, MODE likewise
+ * (MODE 0: d = w l', lb = w l; 1: lb = w l; 2: d = w l'' t). */
+FG_INLINE void pw_loglink(const int L, const int HAS_W, const int MODE, double pw,
+                          ptrdiff_t nb, const double *FG_RESTRICT z,
+                          const double *FG_RESTRICT t, const double *FG_RESTRICT y,
+                          const double *FG_RESTRICT w, double *FG_RESTRICT d,
+                          double *FG_RESTRICT lb)
+{
+    const double c2 = 2.0 - pw, c1 = 1.0 - pw;
+    const double i2 = 1.0 / c2, i1 = 1.0 / c1;
+#pragma omp simd
+    for (ptrdiff_t b = 0; b < nb; b++) {
+        const double zb = z[b], yb = y[b], wb = HAS_W ? w[b] : 1.0;
+        double l, g, h;
+        if (L == FG_POISSON) {
+            const double e = fg_exp(zb);
+            l = e - yb * zb;
+            g = e - yb;
+            h = e;
+        } else if (L == FG_GAMMA) {
+            const double ye = yb * fg_exp(-zb);
+            l = zb + ye;
+            g = 1.0 - ye;
+            h = ye;
+        } else {
+            const int pos = zb >= 0;
+            const double s = fg_expneg(-fabs(zb));
+            const double E = fg_exp((pos ? c2 : c1) * zb);
+            const double A = pos ? 1.0 : s, yB = yb * (pos ? s : 1.0);
+            const double bl = A * i2 - yB * i1, bg = A - yB, bh = c2 * A - c1 * yB;
+            l = bl == 0.0 ? 0.0 : E * bl;
+            g = bg == 0.0 ? 0.0 : E * bg;
+            h = bh == 0.0 ? 0.0 : E * bh;
+        }
+        if (MODE == 2) {
+            d[b] = wb * (h * t[b]);
+        } else {
+            lb[b] = wb * l;
+            if (MODE == 0) d[b] = wb * g;
+        }
+    }
+}
+
+/* pw_loglink with its constants: one vectorised loop per (loss, w?, mode) */
+FG_INLINE void pw_loglink_case(int loss, int mode, double pw, ptrdiff_t nb,
+                               const double *FG_RESTRICT z, const double *FG_RESTRICT t,
+                               const double *FG_RESTRICT y, const double *FG_RESTRICT w,
+                               double *FG_RESTRICT d, double *FG_RESTRICT lb)
+{
+#define FG_LL(L) do {                                                             \
+        if (w) {                                                                  \
+            if (mode == 0) pw_loglink(L, 1, 0, pw, nb, z, t, y, w, d, lb);        \
+            else if (mode == 1) pw_loglink(L, 1, 1, pw, nb, z, t, y, w, d, lb);   \
+            else pw_loglink(L, 1, 2, pw, nb, z, t, y, w, d, lb);                  \
+        } else {                                                                  \
+            if (mode == 0) pw_loglink(L, 0, 0, pw, nb, z, t, y, w, d, lb);        \
+            else if (mode == 1) pw_loglink(L, 0, 1, pw, nb, z, t, y, w, d, lb);   \
+            else pw_loglink(L, 0, 2, pw, nb, z, t, y, w, d, lb);                  \
+        }                                                                         \
+    } while (0)
+    if (loss == FG_POISSON) FG_LL(FG_POISSON);
+    else if (loss == FG_GAMMA) FG_LL(FG_GAMMA);
+    else FG_LL(FG_TWEEDIE);
+#undef FG_LL
+}
+
+/* the Hessian of these losses reads y (so the kernels gather y in hessp mode) */
+FG_INLINE int fg_hess_needs_y(int loss) { return loss == FG_GAMMA || loss == FG_TWEEDIE; }
+
 /*
  * The pointwise step over a block of nb rows (one output):
  *   mode 0: d = w l'(z, y), returns sum w l(z, y)
  *   mode 1: returns sum w l(z, y) (d untouched)
  *   mode 2: d = w l''(z) t (t = x.v), returns 0
- * z, t, y, w: contiguous doubles (w NULL: all ones); lb: nb doubles of scratch.
+ * z, t, y, w: contiguous doubles (w NULL: all ones); lb: nb doubles of scratch;
+ * pw: the tweedie power (unused by the other losses).
  * One loop per case, so each vectorises.
  */
 /* one function (compiled for every FG_CLONES target), not inlined: it is
@@ -157,13 +271,17 @@ FG_INLINE void pw_logistic(const int HAS_W, const int WANT_D, ptrdiff_t nb,
 #if defined(__GNUC__)
 __attribute__((noinline, unused))
 #endif
-static FG_CLONES double pw_block(int loss, int mode, ptrdiff_t nb, const double *FG_RESTRICT z,
+static FG_CLONES double pw_block(int loss, double pw, int mode, ptrdiff_t nb,
+                          const double *FG_RESTRICT z,
                           const double *FG_RESTRICT t, const double *FG_RESTRICT y,
                           const double *FG_RESTRICT w, double *FG_RESTRICT d,
                           double *FG_RESTRICT lb)
 {
     double acc = 0.0;
-    if (mode == 2) {
+    if (loss >= FG_POISSON) {
+        pw_loglink_case(loss, mode, pw, nb, z, t, y, w, d, lb);
+        if (mode == 2) return 0.0;
+    } else if (mode == 2) {
         if (loss == FG_SQUARED) {
             if (w) {
 #pragma omp simd
@@ -225,7 +343,9 @@ static FG_CLONES double pw_block(int loss, int mode, ptrdiff_t nb, const double 
     /* logistic: the loop is written once (pw_logistic) and instantiated per
      * (weights?, derivative?) so that no masked loads or stores are left in it
      * (AMD runs masked stores slowly) */
-    if (mode == 0) {
+    if (loss >= FG_POISSON) {
+        /* lb was filled above */
+    } else if (mode == 0) {
         if (w) pw_logistic(1, 1, nb, z, y, w, d, lb);
         else pw_logistic(0, 1, nb, z, y, w, d, lb);
     } else {

@@ -55,6 +55,11 @@ DTYPES = [np.float32, np.float64]
 DTYPE_IDS = ["f32", "f64"]
 LAYOUTS = ["C", "F", "strided", "negstride", "readonly", "memmap"]
 LOSSES = ["squared", "logistic"]
+#: the log-link losses as (loss, power): power None except for tweedie; the powers
+#: cover 1 < p < 2 (y >= 0), p > 2 (y > 0) and p < 0 (any y)
+GLM_LOSSES = [("poisson", None), ("gamma", None), ("tweedie", 1.5), ("tweedie", 3.0),
+              ("tweedie", -1.0)]
+GLM_IDS = ["poisson", "gamma", "tweedie1.5", "tweedie3", "tweedie-1"]
 REDUCTIONS = ["mean", "sum"]
 
 #: tolerances relative to the condition scale of ``Ref`` (measured on the
@@ -144,12 +149,19 @@ def to_layout(memmap_dir):
     return lambda A, layout: as_layout(A, layout, memmap_dir)
 
 
+def glm_power(loss, power):
+    """The Tweedie power of a log-link loss: 1 for poisson, 2 for gamma."""
+    return {"poisson": 1.0, "gamma": 2.0}.get(loss, power)
+
+
 def make_problem(m, n, k=None, *, loss="squared", fit_intercept=False, weights=False,
-                 dtype=np.float64, seed=0, coef_scale=0.5):
+                 dtype=np.float64, seed=0, coef_scale=0.5, power=None):
     """Random (X, y, coef, sample_weight) as C-ordered arrays of ``dtype``.
 
     k=None: single output (y (m,), coef (n[+1],)); else y (m, k), coef (n[+1], k).
-    Logistic targets mix hard 0/1 labels and soft labels in [0, 1].
+    Logistic targets mix hard 0/1 labels and soft labels in [0, 1]. Log-link
+    targets lie in the loss's domain: counts with zeros (y >= 0), gamma draws
+    (y > 0), or normals (tweedie with power < 0).
     Weights are in [0, 2] with some exact zeros.
     """
     rng = np.random.default_rng(seed)
@@ -159,6 +171,14 @@ def make_problem(m, n, k=None, *, loss="squared", fit_intercept=False, weights=F
     shape_c = (p,) if k is None else (p, k)
     if loss == "squared":
         y = rng.standard_normal(shape_y)
+    elif loss in ("poisson", "gamma", "tweedie"):
+        pw = glm_power(loss, power)
+        if pw < 0:
+            y = rng.standard_normal(shape_y)
+        elif pw < 2:
+            y = rng.poisson(1.5, shape_y) * rng.uniform(0.5, 1.5, shape_y)
+        else:
+            y = rng.gamma(2.0, 0.7, shape_y)
     else:
         y = rng.uniform(0.0, 1.0, shape_y)
         hard = rng.uniform(size=shape_y) < 0.5
@@ -203,8 +223,34 @@ def _softplus(z):
     return np.logaddexp(0.0, z)
 
 
-def pointwise(loss, z, y):
+def glm_pointwise(loss, z, y, power=None):
+    """(l, l', l'') of the log-link losses, the closed forms of API.md's table
+    written as they stand (for moderate z), and the magnitudes (lmag, dmag, hmag)
+    of their terms, the scales that rounding works on (the terms, and what an
+    error of one unit in z does to them)."""
+    p = glm_power(loss, power)
+    a, b = np.exp((2.0 - p) * z), np.exp((1.0 - p) * z)
+    if p == 1.0:                                  # poisson (or tweedie power=1)
+        ell = a - y * z
+        lterms = np.abs(a) + np.abs(y * z)
+    elif p == 2.0:                                # gamma (or tweedie power=2)
+        ell = z + y * b
+        lterms = np.abs(z) + np.abs(y * b)
+    else:
+        ell = a / (2.0 - p) - y * b / (1.0 - p)
+        lterms = np.abs(a / (2.0 - p)) + np.abs(y * b / (1.0 - p))
+    d = a - y * b
+    h = (2.0 - p) * a - (1.0 - p) * y * b
+    dterms = np.abs(a) + np.abs(y * b)
+    hterms = np.abs((2.0 - p) * a) + np.abs((1.0 - p) * y * b)
+    h3 = np.abs((2.0 - p) ** 2 * a) + np.abs((1.0 - p) ** 2 * y * b)
+    return ell, d, h, (lterms, dterms, hterms, h3)
+
+
+def pointwise(loss, z, y, power=None):
     """(l, l', l'') in float64 from the table of API.md, stable for every finite z."""
+    if loss in ("poisson", "gamma", "tweedie"):
+        return glm_pointwise(loss, z, y, power)[:3]
     if loss == "squared":
         r = z - y
         return 0.5 * r * r, r, np.ones_like(z)
@@ -232,7 +278,7 @@ def _prep(X, y, coef, sample_weight, fit_intercept, reduction, rows):
 
 
 def reference(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,
-              l2=0.0, reduction="mean", rows=None):
+              l2=0.0, reduction="mean", rows=None, power=None):
     """Loss and gradient of API.md, computed in float64 with plain NumPy."""
     Xd, Y, C, w, D, single = _prep(X, y, coef, sample_weight, fit_intercept, reduction,
                                    rows)
@@ -240,7 +286,7 @@ def reference(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=
     mask = _penalty_mask(p, fit_intercept, k)
     with np.errstate(all="ignore"):
         Z = Xd @ C
-        ell, d, _ = pointwise(loss, Z, Y)
+        ell, d, _ = pointwise(loss, Z, Y, power)
         W = w[:, None]
         # the intercept is not penalised: left out (0 * inf would be NaN), not times 0
         pen = np.where(mask > 0, C, 0.0)
@@ -251,6 +297,10 @@ def reference(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=
         zmag = absX @ np.abs(C) + np.abs(Y)
         dmag = np.abs(d) + zmag
         lmag = np.abs(ell) + np.abs(Y * Z) + (np.abs(d) + 1.0) * zmag
+        if loss in ("poisson", "gamma", "tweedie"):
+            lt, dt, ht, _ = glm_pointwise(loss, Z, Y, power)[3]
+            lmag = lt + (dt + 1.0) * zmag
+            dmag = dt + ht * zmag
         Ls = float(np.sum(W * lmag) / D + 0.5 * l2 * np.sum(C ** 2) + 1e-300)
         Gs = absX.T @ (W * dmag) / D + l2 * np.abs(C) + 1e-300
     if single:
@@ -259,7 +309,7 @@ def reference(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=
 
 
 def reference_hessp(X, y, coef, v, *, loss="squared", fit_intercept=False,
-                    sample_weight=None, l2=0.0, reduction="mean", rows=None):
+                    sample_weight=None, l2=0.0, reduction="mean", rows=None, power=None):
     """(H v, scale) with H v = Xᵀ(w l'' (X v))/D + l2 v (intercept rows unpenalised)."""
     Xd, Y, C, w, D, single = _prep(X, y, coef, sample_weight, fit_intercept, reduction,
                                    rows)
@@ -268,12 +318,15 @@ def reference_hessp(X, y, coef, v, *, loss="squared", fit_intercept=False,
     p, k = C.shape
     mask = _penalty_mask(p, fit_intercept, k)
     with np.errstate(all="ignore"):
-        _, _, h = pointwise(loss, Xd @ C, Y)
+        _, _, h = pointwise(loss, Xd @ C, Y, power)
         W = w[:, None]
         Hv = Xd.T @ (W * h * (Xd @ V)) / D + l2 * np.where(mask > 0, V, 0.0)
         absX = np.abs(Xd)
         # h itself carries the rounding of z for the logistic loss (|h'| <= 0.1)
         hmag = h + (0.0 if loss == "squared" else 0.1 * (absX @ np.abs(C)))
+        if loss in ("poisson", "gamma", "tweedie"):
+            _, _, ht, h3 = glm_pointwise(loss, Xd @ C, Y, power)[3]
+            hmag = ht + h3 * (absX @ np.abs(C) + 1.0)
         S = absX.T @ (W * hmag * (absX @ np.abs(V))) / D + l2 * np.abs(V) + 1e-300
     if single:
         Hv, S = Hv[:, 0], S[:, 0]

@@ -54,7 +54,7 @@ def test_bench_usage_errors():
     proc = _bench("--cases", "squared:10by3")
     assert proc.returncode == 2
     assert "bad shape '10by3'" in proc.stderr
-    proc = _bench("--cases", "poisson:10x3")
+    proc = _bench("--cases", "hinge:10x3")
     assert proc.returncode == 2 and "loss must be one of" in proc.stderr
     proc = _bench("--threads", "0")
     assert proc.returncode == 2 and "--threads must be >= 1" in proc.stderr
@@ -66,8 +66,9 @@ def test_list_cases_and_the_full_preset():
     proc = _bench("--list-cases", "--full")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    # 4 shapes x 2 orders x 2 kinds x 2 losses, plus the 3 per-call cases
-    assert len(lines) == 4 * 2 * 2 * 2 + 3
+    # 4 shapes x 2 orders x 2 kinds x 2 losses, plus the 3 per-call cases, plus the
+    # 3 log-link losses x 2 dtypes x 2 orders x 2 kinds on 500000x100
+    assert len(lines) == 4 * 2 * 2 * 2 + 3 + 3 * 2 * 2 * 2
     assert lines[0].split()[-1] == "squared:500000x100:float64:C:vg"
 
 
@@ -91,7 +92,8 @@ def test_make_data_repeats_drawn_rows_only_when_asked(order, dtype):
         X = d["X"]
         assert X.shape == (50, 4) and X.dtype == np.dtype(dtype)
         assert X.flags.c_contiguous if order == "C" else X.flags.f_contiguous
-        assert set(d["y"]) == {"squared", "logistic"}
+        assert set(d["y"]) == {"squared", "logistic", "poisson", "gamma", "tweedie1.5"}
+        assert d["y"]["poisson"].min() >= 0 and d["y"]["gamma"].min() > 0
         assert set(np.unique(d["y"]["logistic"])) <= {0.0, 1.0}
     assert len(np.unique(full["X"][:, 0])) == 50
     np.testing.assert_array_equal(rep["X"][16:32], rep["X"][:16])
@@ -124,6 +126,16 @@ def test_reference_expressions_against_closed_forms():
     P = np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(loss, -np.sum(Y * np.log(P)), rtol=1e-12)
     np.testing.assert_allclose(G, X.T @ (P - Y), rtol=1e-12)
+    # the log-link losses: API.md's closed forms
+    yc = rng.poisson(1.0, 40) + 0.5
+    for name, p in (("poisson", 1.0), ("gamma", 2.0), ("tweedie1.5", 1.5)):
+        a, b = np.exp((2 - p) * z), yc * np.exp((1 - p) * z)
+        ell = a - yc * z if p == 1 else z + b if p == 2 else a / (2 - p) - b / (1 - p)
+        loss, g = reference.numpy_twopass(X, yc, coef, name)
+        np.testing.assert_allclose(loss, np.sum(ell), rtol=1e-12)
+        np.testing.assert_allclose(g, X.T @ (a - b), rtol=1e-12)
+        np.testing.assert_allclose(reference.numpy_hess_diag(X, yc, coef, name),
+                                   (2 - p) * a - (1 - p) * b, rtol=1e-12)
 
 
 def test_round_robin_counts_every_call():

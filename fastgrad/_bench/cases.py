@@ -18,7 +18,11 @@ TOL = {"float64": 1e-8, "float32": 2e-3}
 #: (see random_matrix); the bench itself draws every row
 DRAW_ROWS = 1 << 14
 
-LOSSES = ("squared", "logistic")
+LOSSES = ("squared", "logistic", "poisson", "gamma", "tweedie1.5")
+#: the log-link losses of the bench (a tweedie name carries its power)
+GLM_LOSSES = ("poisson", "gamma", "tweedie1.5")
+#: the losses of the default preset and of the full preset's every shape
+_BASE_LOSSES = ("squared", "logistic")
 KINDS = ("vg", "hessp", "objective")
 _KIND_LABEL = {"vg": "", "hessp": "hessp", "objective": "Objective"}
 _DT_SHORT = {"float64": "f64", "float32": "f32"}
@@ -66,6 +70,20 @@ class Case:
                 "label": self.label, "X_bytes": self.nbytes}
 
 
+def loss_kwargs(name):
+    """fastgrad's loss keywords for a bench loss name ("tweedie1.5": power=1.5)."""
+    if name.startswith("tweedie"):
+        return {"loss": "tweedie", "power": float(name[len("tweedie"):])}
+    return {"loss": name}
+
+
+def _glm_cases(kinds=("vg",)):
+    """The log-link losses on 500000x100, float64 and float32, C and F."""
+    return [Case(loss, 500_000, 100, dt, order, kind)
+            for dt in ("float64", "float32") for order in ("C", "F")
+            for kind in kinds for loss in GLM_LOSSES]
+
+
 def _small_cases():
     m, n = SMALL
     return [Case("squared", m, n), Case("logistic", m, n),
@@ -75,7 +93,7 @@ def _small_cases():
 def _preset(name):
     if name == "default":
         big = [Case(loss, 500_000, 100, "float64", order)
-               for order in ("C", "F") for loss in LOSSES]
+               for order in ("C", "F") for loss in _BASE_LOSSES]
         return big + _small_cases()
     if name == "small":
         return _small_cases()
@@ -84,15 +102,18 @@ def _preset(name):
                   (40_000, 1000, "float64"), (4_000_000, 8, "float64")]
         return [Case(loss, m, n, dt, order, kind)
                 for (m, n, dt) in shapes for order in ("C", "F")
-                for kind in ("vg", "hessp") for loss in LOSSES] + _small_cases()
+                for kind in ("vg", "hessp") for loss in _BASE_LOSSES] + _small_cases() \
+            + _glm_cases(("vg", "hessp"))
+    if name == "glm":
+        return _glm_cases()
     raise KeyError(name)
 
 
-PRESETS = ("default", "small", "full")
+PRESETS = ("default", "small", "full", "glm")
 
 SPEC_HELP = ("a preset (" + ", ".join(PRESETS) + ") or comma-separated case specs "
              "LOSS:MxN[:DTYPE[:ORDER[:KIND]]], e.g. 'logistic:1000000x50:float32:F' "
-             "or 'squared:40000x1000:float64:C:hessp'; LOSS in {squared,logistic}, "
+             "or 'squared:40000x1000:float64:C:hessp'; LOSS in {" + ",".join(LOSSES) + "}, "
              "DTYPE in {float64,float32}, ORDER in {C,F}, KIND in {vg,hessp,objective}; "
              "presets and specs can be mixed")
 
@@ -168,6 +189,8 @@ def make_data(m, n, dtype="float64", order="C", seed=0, draw_rows=None):
     v = (rng.standard_normal(n) * scale).astype(dt)
     y = {"squared": rng.standard_normal(m, dtype=dt),
          "logistic": (rng.random(m) < 0.5).astype(dt)}
+    y["poisson"] = y["tweedie1.5"] = rng.poisson(1.0, m).astype(dt)     # counts, y >= 0
+    y["gamma"] = rng.gamma(2.0, 0.5, m).astype(dt) + dt.type(1e-3)       # y > 0
     return {"X": X, "coef": coef, "v": v, "y": y}
 
 

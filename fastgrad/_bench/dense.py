@@ -28,10 +28,10 @@ import time
 
 import numpy as np
 
-from .cases import TOL, make_data, parse_cases
+from .cases import TOL, loss_kwargs, make_data, parse_cases
 from .cli import UsageError
 from .peers import PEERS
-from .reference import numpy_hess_diag, numpy_hessp, numpy_logistic, numpy_squared
+from .reference import numpy_hess_diag, numpy_hessp, numpy_twopass
 from .table import blas_info, have_matplotlib, plot, progress, table_header, table_row
 from .timing import MIN_SAMPLE_TIME, time_round_robin
 
@@ -65,7 +65,7 @@ def run_case(case, data, n_threads, repeat, backend, peers):
 
     X, coef, v = data["X"], data["coef"], data["v"]
     y = data["y"][case.loss]
-    kw = dict(loss=case.loss, reduction="sum", n_threads=n_threads, backend=backend)
+    kw = dict(loss_kwargs(case.loss), reduction="sum", n_threads=n_threads, backend=backend)
     fns = {"one_read": lambda: X @ coef}
     if case.kind == "hessp":
         h = numpy_hess_diag(X, y, coef, case.loss)  # outside the timed region
@@ -73,13 +73,12 @@ def run_case(case, data, n_threads, repeat, backend, peers):
         fns["numpy"] = lambda: numpy_hessp(X, h, v)
     else:
         if case.kind == "objective":
-            obj = fastgrad.Objective(X, y, loss=case.loss, reduction="sum",
+            obj = fastgrad.Objective(X, y, **loss_kwargs(case.loss), reduction="sum",
                                      n_threads=n_threads, backend=backend)
             fns["fastgrad"] = lambda: obj.value_and_grad(coef)
         else:
             fns["fastgrad"] = lambda: fastgrad.value_and_grad(X, y, coef, **kw)
-        ref = numpy_squared if case.loss == "squared" else numpy_logistic
-        fns["numpy"] = lambda: ref(X, y, coef)
+        fns["numpy"] = lambda: numpy_twopass(X, y, coef, case.loss)
 
     # once per case: does fastgrad agree with the NumPy expression (and peers)?
     results = {name: _as_pair(fns[name]()) for name in ("fastgrad", "numpy")}

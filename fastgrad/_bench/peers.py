@@ -36,13 +36,17 @@ class Sklearn(Peer):
     scale = "mean"
 
     def _import(self):
-        from sklearn._loss.loss import HalfBinomialLoss, HalfSquaredError
+        from sklearn._loss import loss as L
         from sklearn.linear_model._linear_loss import LinearModelLoss
-        return LinearModelLoss, HalfSquaredError, HalfBinomialLoss
+        return LinearModelLoss, L
 
     def prepare(self, case, data, y, n_threads):
-        LinearModelLoss, HalfSquaredError, HalfBinomialLoss = self._import()
-        base = HalfSquaredError() if case.loss == "squared" else HalfBinomialLoss()
+        LinearModelLoss, L = self._import()
+        if case.loss.startswith("tweedie"):
+            base = L.HalfTweedieLoss(power=float(case.loss[len("tweedie"):]))
+        else:
+            base = {"squared": L.HalfSquaredError, "logistic": L.HalfBinomialLoss,
+                    "poisson": L.HalfPoissonLoss, "gamma": L.HalfGammaLoss}[case.loss]()
         lml = LinearModelLoss(base_loss=base, fit_intercept=False)
         X, coef, v = data["X"], data["coef"], data["v"]
         if case.kind == "hessp":
@@ -64,6 +68,8 @@ class Torch(Peer):
         return torch
 
     def prepare(self, case, data, y, n_threads):
+        if case.loss not in ("squared", "logistic"):
+            return None
         torch = self._import()
         torch.set_num_threads(n_threads)
         Xt = torch.from_numpy(data["X"])  # shares memory, C or F strides
@@ -104,6 +110,8 @@ class Tabmat(Peer):
         return tabmat
 
     def prepare(self, case, data, y, n_threads):
+        if case.loss not in ("squared", "logistic"):
+            return None
         tabmat = self._import()
         M = tabmat.DenseMatrix(data["X"])
         coef, v = data["coef"], data["v"]
@@ -181,7 +189,7 @@ class Numba(Peer):
 
     def prepare(self, case, data, y, n_threads):
         numba = self._import()
-        if case.kind == "hessp":
+        if case.kind == "hessp" or case.loss not in ("squared", "logistic"):
             return None
         numba.set_num_threads(n_threads)
         kernel = _numba_kernel()

@@ -23,8 +23,30 @@ def numpy_logistic(X, y, coef):
     return loss, X.T @ (p - y)
 
 
+def loglink_parts(z, y, loss):
+    """Summed loss, l'(z) and l''(z) of a log-link bench loss ("poisson", "gamma",
+    "tweedieP"), the way NumPy users write them (moderate z)."""
+    if loss == "poisson":
+        e = np.exp(z)
+        return float(np.sum(e - y * z)), e - y, e
+    if loss == "gamma":
+        ye = y * np.exp(-z)
+        return float(np.sum(z + ye)), 1.0 - ye, ye
+    p = float(loss[len("tweedie"):])
+    a, b = np.exp((2 - p) * z), y * np.exp((1 - p) * z)
+    return float(np.sum(a / (2 - p) - b / (1 - p))), a - b, (2 - p) * a - (1 - p) * b
+
+
+def numpy_loglink(X, y, coef, loss):
+    """Summed log-link loss and its gradient X.T @ l'(X @ coef)."""
+    L, d, _ = loglink_parts(X @ coef, y, loss)
+    return L, X.T @ d
+
+
 def numpy_twopass(X, y, coef, loss):
-    """The textbook NumPy loss and gradient of `loss` ("squared" or "logistic")."""
+    """The textbook NumPy loss and gradient of `loss` (a bench loss name)."""
+    if loss not in ("squared", "logistic"):
+        return numpy_loglink(X, y, coef, loss)
     return (numpy_squared if loss == "squared" else numpy_logistic)(X, y, coef)
 
 
@@ -32,6 +54,8 @@ def numpy_hess_diag(X, y, coef, loss):
     """l''(z) at coef (None for the squared loss, where it is 1)."""
     if loss == "squared":
         return None
+    if loss != "logistic":
+        return loglink_parts(X @ coef, y, loss)[2]
     p, _ = expit_and_loss(X @ coef, y)
     return p * (1 - p)
 
