@@ -21,7 +21,8 @@ import fastgrad  # noqa: E402
 import fastgrad.sklearn as fsk  # noqa: E402
 from fastgrad.sklearn import _patch  # noqa: E402
 from sklearn._loss.loss import (HalfBinomialLoss, HalfMultinomialLoss,  # noqa: E402
-                                HalfSquaredError, HalfTweedieLossIdentity)
+                                HalfSquaredError, HalfTweedieLossIdentity,
+                                HalfPoissonLoss, HalfGammaLoss, HalfTweedieLoss)
 from sklearn.linear_model import (LogisticRegression, LogisticRegressionCV,  # noqa: E402
                                   TweedieRegressor)
 from sklearn.linear_model._linear_loss import LinearModelLoss  # noqa: E402
@@ -59,6 +60,10 @@ LOSSES = {
     "multinomial": lambda: HalfMultinomialLoss(n_classes=3),
     "squared": lambda: HalfSquaredError(),
     "tweedie_identity0": lambda: HalfTweedieLossIdentity(power=0),
+    "poisson": lambda: HalfPoissonLoss(),
+    "gamma": lambda: HalfGammaLoss(),
+    "tweedie15": lambda: HalfTweedieLoss(power=1.5),
+    "tweedie_neg1": lambda: HalfTweedieLoss(power=-1.0),
 }
 
 
@@ -70,6 +75,8 @@ def _data(kind, dtype, layout, weighted, fit_intercept, coef_form, seed=0):
         y = (rng.uniform(size=m) < 0.5).astype(float)
     elif kind == "multinomial":
         y = rng.integers(0, 3, m).astype(float)
+    elif kind in ("poisson", "gamma", "tweedie15"):
+        y = rng.gamma(2.0, 1.0, m)          # > 0: in every log-link domain
     else:
         y = rng.standard_normal(m) * 2
     n_dof = n + int(fit_intercept)
@@ -122,6 +129,7 @@ def _check_array(got, want, dtype, what):
 @pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
 @pytest.mark.parametrize("kind,coef_form", [
     ("binomial", None), ("squared", None), ("tweedie_identity0", None),
+    ("poisson", None), ("gamma", None), ("tweedie15", None), ("tweedie_neg1", None),
     ("multinomial", "flat"), ("multinomial", "F"), ("multinomial", "C")])
 def test_served_methods_match_original(patched_sk, backend, dtype, layout, weighted, l2,
                                        fit_intercept, kind, coef_form):
@@ -409,6 +417,45 @@ def test_log_link_losses_follow_fastgrad(patched_sk):
         assert st["native"] == 1
     else:
         assert st["fallback_by_reason"] == {"loss not served": 1}
+
+
+@pytest.mark.parametrize("estimator", ["poisson", "gamma", "tweedie15"])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_glm_regressor_fits_match_stock(estimator, order):
+    """PoissonRegressor, GammaRegressor and TweedieRegressor(link="log") fitted on the
+    patched core: the same coef (1e-6) and n_iter (10%) as stock scikit-learn."""
+    if not NATIVE_AVAILABLE:
+        pytest.skip("fastgrad._native is not importable in this build")
+    from sklearn.linear_model import GammaRegressor, PoissonRegressor
+    rng = np.random.default_rng(3)
+    m, n = 500, 6
+    X = np.asarray(rng.standard_normal((m, n)), order=order)
+    mu = np.exp(0.3 * X @ rng.standard_normal(n) + 0.5)
+    w = rng.uniform(0.5, 1.5, m)
+    if estimator == "poisson":
+        y, make = rng.poisson(mu).astype(float), \
+            (lambda: PoissonRegressor(alpha=0.01, tol=1e-10, max_iter=1000))
+    elif estimator == "gamma":
+        y, make = rng.gamma(2.0, mu / 2.0), \
+            (lambda: GammaRegressor(alpha=0.01, tol=1e-10, max_iter=1000))
+    else:
+        y, make = rng.gamma(2.0, mu / 2.0) * (rng.uniform(size=m) < 0.8), \
+            (lambda: TweedieRegressor(power=1.5, link="log", alpha=0.01, tol=1e-10,
+                                      max_iter=1000))
+    _compare_fits(make, X, y, w)
+
+
+def test_log_link_tweedie_power_zero_falls_back(patched_sk):
+    """HalfTweedieLoss(power=0) keeps y**2/2 in its loss, fastgrad's tweedie drops it:
+    that case goes to scikit-learn's own method (same value), counted as not served."""
+    from sklearn._loss.loss import HalfTweedieLoss as HTL
+    X, y, coef, w, v = _small("squared")
+    lml = LinearModelLoss(base_loss=HTL(power=0.0), fit_intercept=True)
+    got = lml.loss_gradient(coef * 0.1, X, y, w, 0.1)
+    want = _originals()["loss_gradient"](lml, coef * 0.1, X, y, w, 0.1)
+    assert got[0] == want[0]
+    np.testing.assert_array_equal(got[1], want[1])
+    assert fsk.stats()["fallback_by_reason"] == {"loss not served": 1}
 
 
 # -- patch, unpatch, idempotence, threads, versions ----------------------------------

@@ -172,6 +172,11 @@ def _plan(self, coef, X, y, sample_weight, l2):
         if power == "pass":
             if 0.0 < p < 1.0:               # no Tweedie distribution: fastgrad refuses it
                 return "loss not served"
+            if p == 0.0:
+                # scikit-learn's HalfTweedieLoss(power=0) keeps the term y**2 / 2
+                # that fastgrad's tweedie (as its squared loss) drops: the gradient
+                # would agree, the loss would not
+                return "loss not served"
             extra["power"] = p
         elif p != power:
             return "loss not served"
