@@ -39,8 +39,8 @@ MODES = [
          "1000000x100000 at density 1e-4, logistic, and 2000000x1000 at density 1e-2, "
          "squared); needs scipy"),
     Mode("--sklearn", "sklearn_fits",
-         "time scikit-learn fits (LogisticRegression, TweedieRegressor, "
-         "LogisticRegressionCV) stock against fastgrad.sklearn.patch(), and "
+         "time scikit-learn fits (LogisticRegression, TweedieRegressor, PoissonRegressor, "
+         "GammaRegressor, LogisticRegressionCV) stock against fastgrad.sklearn.patch(), and "
          "scikit-learn-intelex and glum where installed, one thread; --cases then takes "
          "case names, 'default' or 'small'; needs scikit-learn"),
 ]

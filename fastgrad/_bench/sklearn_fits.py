@@ -11,7 +11,7 @@ BLAS/OpenMP pinned to one thread (threadpoolctl) and ``patch(n_threads=1)``:
                objective (alpha = 1 / (C * sum of weights)), where it imports and
                the model has a glum form (no multinomial, no CV)
 
-Each row prints the median fit times, stock / fastgrad, the issue's target for
+Each row prints the median fit times, stock / fastgrad, the target for
 the case, n_iter of both, and the relative difference of (coef, intercept).
 Peers that do not import are skipped with a line saying so.
 """
@@ -25,7 +25,7 @@ import numpy as np
 from .cli import UsageError
 from .timing import time_round_robin
 
-#: name -> the case (issue 19's targets: stock / fastgrad at least ``target``;
+#: name -> the case (target: stock / fastgrad at least ``target``;
 #: the small ones: no slower than stock within noise)
 CASES = {
     "lr_binary_500000x100_f64": dict(model="logistic", solver="lbfgs", m=500_000, n=100,
@@ -41,6 +41,10 @@ CASES = {
                                     n=100, k=2, target=1.5),
     "tweedie0_500000x100": dict(model="tweedie0", solver="lbfgs", m=500_000, n=100,
                                 target=1.6),
+    "poisson_500000x100": dict(model="poisson", solver="lbfgs", m=500_000, n=100,
+                               target=2.0),
+    "gamma_500000x100": dict(model="gamma", solver="lbfgs", m=500_000, n=100,
+                             target=2.0),
     "lr_small_1000x20": dict(model="logistic", solver="lbfgs", m=1000, n=20, k=2,
                              target=1.0),
     "lrcv_5000x20": dict(model="logistic_cv", solver="lbfgs", m=5000, n=20, k=2,
@@ -58,6 +62,11 @@ def make_data(case, seed=0):
     w = rng.standard_normal(n) / np.sqrt(n)
     if case["model"] == "tweedie0":
         y = X @ w + rng.standard_normal(m)
+    elif case["model"] == "poisson":
+        y = rng.poisson(np.exp(0.5 * (X @ w) + 0.5)).astype(np.float64)
+    elif case["model"] == "gamma":
+        mu = np.exp(0.5 * (X @ w) + 0.5)
+        y = rng.gamma(2.0, mu / 2.0)
     else:
         k = case.get("k", 2)
         W = rng.standard_normal((n, k)) * (2.0 / np.sqrt(n))
@@ -72,7 +81,8 @@ def make_estimator(case, flavour="sklearn"):
     if flavour == "sklearnex":
         from sklearnex import linear_model as lm
         name = {"logistic": "LogisticRegression", "logistic_cv": "LogisticRegressionCV",
-                "tweedie0": "TweedieRegressor"}[case["model"]]
+                "tweedie0": "TweedieRegressor", "poisson": "PoissonRegressor",
+                "gamma": "GammaRegressor"}[case["model"]]
         if not hasattr(lm, name):
             raise ImportError(f"scikit-learn-intelex has no {name}")
     else:
@@ -85,6 +95,10 @@ def make_estimator(case, flavour="sklearn"):
     if model == "tweedie0":
         return lm.TweedieRegressor(power=0, alpha=1.0, solver=solver, tol=TOL,
                                    max_iter=10_000)
+    if model == "poisson":
+        return lm.PoissonRegressor(alpha=1.0, solver=solver, tol=TOL, max_iter=10_000)
+    if model == "gamma":
+        return lm.GammaRegressor(alpha=1.0, solver=solver, tol=TOL, max_iter=10_000)
     raise ValueError(model)
 
 
@@ -101,7 +115,9 @@ def make_glum(case, X, sw):
     if case["model"] == "logistic":     # C * sum(w l) + |coef|^2 / 2, C = 1
         return GeneralizedLinearRegressor(family="binomial", alpha=1.0 / total,
                                           solver="lbfgs", gradient_tol=TOL, max_iter=10_000)
-    return GeneralizedLinearRegressor(family="normal", alpha=1.0, solver="lbfgs",
+    # the GLMs: 1/(2 sum w) sum w deviance + alpha/2 |coef|^2, as scikit-learn's
+    family = {"tweedie0": "normal"}.get(case["model"], case["model"])
+    return GeneralizedLinearRegressor(family=family, alpha=1.0, solver="lbfgs",
                                       gradient_tol=TOL, max_iter=10_000)
 
 
@@ -267,7 +283,7 @@ def run(args):
         del X, y, sw, fns, last
         gc.collect()
     print("\nspeedup = stock time / fastgrad time (peers: stock / peer); coef diff = "
-          "|coef_fastgrad - coef_stock| / |coef_stock| with the intercept; the issue's "
+          "|coef_fastgrad - coef_stock| / |coef_stock| with the intercept; the "
           "targets assume a quiet machine")
     if args.json:
         with open(args.json, "w") as f:
