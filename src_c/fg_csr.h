@@ -47,6 +47,7 @@ typedef struct {
     int loss;               /* FG_SQUARED, FG_LOGISTIC, FG_MULTINOMIAL (fastgrad_kernels.h) */
     int hess;               /* 1: Hessian-vector product instead of gradient */
     int want_grad;          /* 0: loss only (no scatter) */
+    int path;               /* FG_PATH_CSR_* (fastgrad_kernels.h), the plan's */
 } fg_csr_args;
 
 /* Doubles of scratch one call of fg_csr_chunk_* needs. */
