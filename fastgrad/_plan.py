@@ -324,6 +324,12 @@ def _threads(n_threads, n_chunks):
     return max(1, min(int(n_threads), n_chunks))
 
 
+def _chunk_words(nchunks, per, nrows, nt):
+    if nchunks <= 1:
+        return f"; one chunk of {nrows} rows, one thread"
+    return f"; {nchunks} chunks of {per} rows, {nt} thread{'s' if nt != 1 else ''}"
+
+
 def _mb(x):
     return f"{x / (1 << 20):g} MiB" if x >= 1 << 20 else f"{x >> 10} KiB"
 
@@ -393,7 +399,7 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                        f"{_mb(ROW_BLOCK_BYTES)}), 4 rows a step; {cause}")
     per, nchunks = _chunks(nrows, rowbytes, block_rows)
     nt = _threads(n_threads, nchunks)
-    why += f"; {nchunks} chunk{'s' if nchunks != 1 else ''} of {per} rows, {nt} thread{'s' if nt != 1 else ''}."
+    why += _chunk_words(nchunks, per, nrows, nt) + "."
     return Plan("native", path, _isa(), block_rows, block_cols, per, nchunks, nt, stream,
                 False, why)
 
@@ -430,8 +436,7 @@ def plan_csr(nrows, m, nnz, n, k, itemsize, index_itemsize, loss, mode, rows, n_
     nchunks = -(-nrows // per)
     nt = _threads(n_threads, nchunks)
     par = glen >= CSR_PAR_REDUCE
-    why += (f"; {nchunks} chunk{'s' if nchunks != 1 else ''} of {per} rows, {nt} "
-            f"thread{'s' if nt != 1 else ''}"
+    why += (_chunk_words(nchunks, per, nrows, nt)
             + (", slots reduced by all threads" if par and nt > 1 else "") + ".")
     return Plan("native", path, _isa(), block_rows, None, per, nchunks, nt, 0, par, why)
 
