@@ -1147,7 +1147,7 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         /* g[f, j] += X_b[:, f] . d[:, j], four columns at a time: four
          * independent sums (one sum alone waits on its own additions) and
          * each d loaded once for four columns (software prefetch of the
-         * next block only lost, see fg_col_block) */
+         * next block only lost, see fastgrad/_plan.py COL_PANEL_BYTES) */
         ptrdiff_t f = 0;
         for (; f + 4 <= n; f += 4) {
             const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
