@@ -16,8 +16,9 @@ on the problem's shape (and the machine), never on the thread count.  Chunk c ac
 slot (a wave of slots normally covers every chunk; 32 MiB of slots at most),
 and the slots are added into the total in chunk order.  So the sum is the same,
 bit for bit, for every n_threads.  Chunks are handed to threads dynamically in
-one parallel region; every ~128 MiB of X the calling thread takes the GIL to
-check for signals (Ctrl-C), and the other threads then skip what is left.
+one parallel region; every ~128 MiB of X (the plan's check_chunks) the calling
+thread takes the GIL to check for signals (Ctrl-C), and the other threads then
+skip what is left.  Dense and CSR X share this one driver (_drive_chunks).
 
 Small problems: ``value_and_grad_common`` and ``Prepared`` (the Objective's
 problem, its fg_args filled once) are lean entries for the common calls; the
@@ -118,8 +119,10 @@ cdef extern from "fg_omp.h" nogil:
 cdef enum:
     SLOT_BUDGET = 1 << 22      # doubles of per-chunk accumulators (32 MiB) per wave
     MIN_SLOTS = 16
-    CHECK_BYTES = 1 << 27      # check for signals after about 128 MiB of X
-    STACK_DOUBLES = 2048       # acc, slots and work of a small problem (16 KiB): no malloc
+    STACK_DOUBLES = 2048       # slots and work of a small problem (16 KiB): no malloc
+    ACC_STACK = 512            # the accumulator of a small problem (4 KiB): no malloc
+    STOP_SIGNAL = 1            # why _drive_chunks stopped early
+    STOP_MALFORMED = 2
 
 LOSS_CODES = {"squared": 0, "logistic": 1, "multinomial": 2}  # fastgrad_kernels.h's enum
 
@@ -167,7 +170,7 @@ cdef struct PlanKey:
 
 cdef struct PlanVal:
     int path, stream, par_reduce
-    Py_ssize_t block_rows, chunk_rows, nchunks
+    Py_ssize_t block_rows, chunk_rows, nchunks, check_chunks
 
 cdef enum:
     PLAN_SLOTS = 64
@@ -210,6 +213,7 @@ cdef int _get_plan(PlanKey *key, PlanVal *out) except -1:
     out.chunk_rows = t[3]
     out.nchunks = t[4]
     out.par_reduce = t[5]
+    out.check_chunks = t[6] if t[6] >= 1 else 1
     _plan_keys[s] = key[0]
     _plan_vals[s] = out[0]
     _plan_used[s] = True
@@ -269,26 +273,7 @@ def plan_of_call(X, Py_ssize_t nrows, Py_ssize_t k, int loss, bint hess, bint wa
         key.nnz = X.nnz
     _get_plan(&key, &pv)
     return (pv.path, pv.stream, pv.block_rows, pv.chunk_rows, pv.nchunks,
-            bool(pv.par_reduce))
-
-
-cdef inline double _chunk(bint f32, const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
-                          double *g, double *work) noexcept nogil:
-    if f32:
-        return fg_chunk_f32(a, r0, r1, g, work)
-    return fg_chunk_f64(a, r0, r1, g, work)
-
-
-cdef inline void _one_chunk(bint f32, const fg_args *a, Py_ssize_t c, Py_ssize_t s,
-                            Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
-                            double *slots, double *sloss, double *work) noexcept nogil:
-    """Chunk c (rows [c*per, min((c+1)*per, nrows))) into slot s of the wave."""
-    cdef Py_ssize_t r0 = c * per
-    cdef Py_ssize_t r1 = r0 + per
-    if r1 > nrows:
-        r1 = nrows
-    memset(slots + s * glen, 0, glen * sizeof(double))
-    sloss[s] = _chunk(f32, a, r0, r1, slots + s * glen, work)
+            bool(pv.par_reduce), pv.check_chunks)
 
 
 cdef void _set_targets(fg_any_args *a, cnp.ndarray y, object w, Py_ssize_t isz) noexcept:
@@ -381,18 +366,64 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     return _drive(&a, f32, nrows, &pv, n_threads, fit_intercept, l2, denom, out)
 
 
-cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
-                   int n_threads, bint fit_intercept, double l2, double denom,
-                   object out) except? -1.0:
-    """The pass over the nrows (logical) rows of a, in the plan's chunks; then _finish."""
-    cdef Py_ssize_t isz = 4 if f32 else 8
-    cdef Py_ssize_t n = a.n, k = a.k
-    cdef bint hess = a.hess
-    cdef bint want_grad = a.want_grad
+# ---------------------------------------------------------------------------
+# The one chunk driver, for dense and CSR X: threads over the plan's chunks,
+# one accumulator slot per chunk, the slots added in chunk order (bitwise the
+# same for every n_threads), Ctrl-C checks, malformed CSR rows.
+# ---------------------------------------------------------------------------
+
+ctypedef double (*chunk_fn)(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                            double *work, Py_ssize_t *bad) noexcept nogil
+
+cdef double _chunk_dense_f64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                             double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_chunk_f64(<const fg_args *>a, r0, r1, g, work)
+
+cdef double _chunk_dense_f32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                             double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_chunk_f32(<const fg_args *>a, r0, r1, g, work)
+
+cdef double _chunk_csr_f64_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f64_i32(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+cdef double _chunk_csr_f64_i64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f64_i64(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+cdef double _chunk_csr_f32_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f32_i32(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+cdef double _chunk_csr_f32_i64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f32_i64(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+
+cdef inline bint _run_chunk(chunk_fn fn, const void *a, Py_ssize_t c, Py_ssize_t s,
+                            Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
+                            double *slots, double *sloss, Py_ssize_t *sbad,
+                            double *work) noexcept nogil:
+    """Chunk c (logical rows [c*per, min((c+1)*per, nrows))) into slot s of the
+    wave; True when a malformed (CSR) row stopped it."""
+    cdef Py_ssize_t r0 = c * per
+    cdef Py_ssize_t r1 = r0 + per
+    if r1 > nrows:
+        r1 = nrows
+    memset(slots + s * glen, 0, glen * sizeof(double))
+    sbad[s] = -1
+    sloss[s] = fn(a, r0, r1, slots + s * glen, work, &sbad[s])
+    return sbad[s] >= 0
+
+
+cdef int _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanVal *plan,
+                       int n_threads, Py_ssize_t glen, Py_ssize_t wlen, double *acc,
+                       double *loss_out, Py_ssize_t *bad_row) except -1:
+    """The pass over the nrows (logical) rows in the plan's chunks: acc (glen
+    doubles, zeroed here) and *loss_out get the sums; returns 0, or
+    STOP_MALFORMED with *bad_row set.  A signal (Ctrl-C) raises its exception."""
     cdef Py_ssize_t per = plan.chunk_rows
     cdef Py_ssize_t nchunks = (nrows + per - 1) // per
-    cdef Py_ssize_t glen = n * k + k
-    cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(a)
     # one accumulator slot per chunk of a wave; normally one wave holds every chunk
     cdef Py_ssize_t nslot = SLOT_BUDGET // (glen if glen > 0 else 1)
     if nslot < MIN_SLOTS:
@@ -401,12 +432,15 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
         nslot = nchunks
     if nslot < 1:
         nslot = 1
-    cdef Py_ssize_t check_every = CHECK_BYTES // (per * n * isz + 1) + 1
+    cdef Py_ssize_t check_every = plan.check_chunks       # chunks between signal checks
     cdef int nt = n_threads
     if nt > nchunks:
         nt = <int>nchunks
     if nt < 1:
         nt = 1
+    # slots this long are added up by all the threads, each a range of entries
+    # (the plan's par_reduce); the order per entry is the chunk order either way
+    cdef int ntr = nt if plan.par_reduce else 1
     # in the parallel loop only thread 0 checks, after every (check_every / nt)-th
     # chunk *it* ran: about every check_every chunks of the whole team (a test on the
     # chunk's index alone left the checks to chance: thread 0 runs ~1/nt of them)
@@ -415,27 +449,23 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
     cdef Py_ssize_t *own = &own_done
     cdef Py_ssize_t c, c0, c1, s, i
     cdef int tid
-    cdef double total_loss = 0.0
+    cdef double total_loss = 0.0, si
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
-    cdef double *sloss = NULL
-    cdef double *acc = NULL
-    cdef double *slots = NULL
-    cdef double *work = NULL
 
-    # one block of memory: acc | sloss | slots | per-thread work; on the stack
+    # one block of memory: sloss | slots | per-thread work | sbad; on the stack
     # when it fits (small problems: a malloc is a tenth of their time)
     cdef double stack_mem[STACK_DOUBLES]
-    cdef Py_ssize_t need = glen + 1 + nslot + nslot * glen + nt * wlen
+    cdef Py_ssize_t need = nslot + nslot * glen + nt * wlen + nslot
     cdef double *mem = stack_mem
     if need > STACK_DOUBLES:
         mem = <double *>malloc(need * sizeof(double))
         if mem == NULL:
             raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
-    acc = mem
-    sloss = acc + glen + 1
-    slots = sloss + nslot
-    work = slots + nslot * glen
+    cdef double *sloss = mem
+    cdef double *slots = sloss + nslot
+    cdef double *work = slots + nslot * glen
+    cdef Py_ssize_t *sbad = <Py_ssize_t *>(work + nt * wlen)
     memset(acc, 0, glen * sizeof(double))
     try:
         c0 = 0
@@ -450,43 +480,83 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
                     for c in prange(c0, c1, num_threads=nt, schedule='dynamic', chunksize=1):
                         if not stop[0]:
                             tid = threadid()
-                            s = c - c0
-                            _one_chunk(f32, a, c, s, per, nrows, glen, slots, sloss,
-                                       work + tid * wlen)
+                            if _run_chunk(fn, a, c, c - c0, per, nrows, glen, slots, sloss,
+                                          sbad, work + tid * wlen):
+                                stop[0] = STOP_MALFORMED
                             if tid == 0:
                                 own[0] += 1
                                 if own[0] % own_every == 0:
                                     with gil:
                                         if PyErr_CheckSignals() != 0:
-                                            stop[0] = 1
+                                            stop[0] = STOP_SIGNAL
                 else:
                     for c in range(c0, c1):
                         s = c - c0
-                        _one_chunk(f32, a, c, s, per, nrows, glen, slots, sloss, work)
+                        if _run_chunk(fn, a, c, s, per, nrows, glen, slots, sloss, sbad,
+                                      work):
+                            stop[0] = STOP_MALFORMED
+                            break
                         if (s + 1) % check_every == 0 and c + 1 < c1:
                             with gil:
                                 if PyErr_CheckSignals() != 0:
-                                    stop[0] = 1
+                                    stop[0] = STOP_SIGNAL
                                     break
                 # fixed-order reduction: chunk order, whatever thread ran it
                 if not stop[0]:
                     for c in range(c0, c1):
-                        s = c - c0
-                        total_loss += sloss[s]
-                        for i in range(glen):
-                            acc[i] += slots[s * glen + i]
+                        total_loss += sloss[c - c0]
+                    if ntr > 1:
+                        for i in prange(glen, num_threads=ntr, schedule='static'):
+                            si = acc[i]
+                            for c in range(c1 - c0):
+                                si = si + slots[c * glen + i]
+                            acc[i] = si
+                    else:
+                        for c in range(c0, c1):
+                            s = c - c0
+                            for i in range(glen):
+                                acc[i] += slots[s * glen + i]
+            if stop[0] == STOP_MALFORMED:
+                for s in range(c1 - c0):
+                    if sbad[s] >= 0:
+                        bad_row[0] = sbad[s]
+                        break
+                return STOP_MALFORMED
             c0 = c1
             if c0 < nchunks and not stop[0]:
                 if PyErr_CheckSignals() != 0:
-                    stop[0] = 1
+                    stop[0] = STOP_SIGNAL
         if stop[0]:
             # the exception (KeyboardInterrupt, ...) was set by PyErr_CheckSignals
             raise_pending()
-        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess, want_grad, l2,
-                       denom, <const char *>a.coef, <const char *>a.v, out)
+        loss_out[0] = total_loss
+        return 0
     finally:
         if mem != stack_mem:
             free(mem)
+
+
+cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
+                   int n_threads, bint fit_intercept, double l2, double denom,
+                   object out) except? -1.0:
+    """The pass over the nrows (logical) rows of a dense X (_drive_chunks); then _finish."""
+    cdef Py_ssize_t glen = a.n * a.k + a.k
+    cdef double acc_stack[ACC_STACK]
+    cdef double *acc = acc_stack
+    cdef double total_loss = 0.0
+    cdef Py_ssize_t bad = -1
+    if glen > ACC_STACK:
+        acc = <double *>malloc(glen * sizeof(double))
+        if acc == NULL:
+            raise MemoryError("fastgrad: cannot allocate the accumulator")
+    try:
+        _drive_chunks(_chunk_dense_f32 if f32 else _chunk_dense_f64, a, nrows, plan,
+                      n_threads, glen, <Py_ssize_t>fg_work_size(a), acc, &total_loss, &bad)
+        return _finish(f32, acc, total_loss, a.n, a.k, fit_intercept, a.hess, a.want_grad,
+                       l2, denom, <const char *>a.coef, <const char *>a.v, out)
+    finally:
+        if acc != acc_stack:
+            free(acc)
 
 
 # ---------------------------------------------------------------------------
@@ -811,35 +881,6 @@ cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n
 # CSR X (fastgrad._sparse.CSR): the same driver around the kernels of fg_csr.c
 # ---------------------------------------------------------------------------
 
-cdef enum:
-    STOP_SIGNAL = 1
-    STOP_MALFORMED = 2
-
-
-cdef inline double _csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t r0,
-                              Py_ssize_t r1, double *g, double *work,
-                              Py_ssize_t *bad) noexcept nogil:
-    if kind == 0:
-        return fg_csr_chunk_f64_i32(a, r0, r1, g, work, bad)
-    if kind == 1:
-        return fg_csr_chunk_f64_i64(a, r0, r1, g, work, bad)
-    if kind == 2:
-        return fg_csr_chunk_f32_i32(a, r0, r1, g, work, bad)
-    return fg_csr_chunk_f32_i64(a, r0, r1, g, work, bad)
-
-
-cdef inline int _one_csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t c, Py_ssize_t s,
-                               Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
-                               double *slots, double *sloss, Py_ssize_t *sbad,
-                               double *work) noexcept nogil:
-    """Chunk c (logical rows [c*per, min((c+1)*per, nrows))) into slot s; 1 if malformed."""
-    cdef Py_ssize_t r0 = c * per
-    cdef Py_ssize_t r1 = r0 + per
-    if r1 > nrows:
-        r1 = nrows
-    memset(slots + s * glen, 0, glen * sizeof(double))
-    sloss[s] = _csr_chunk(kind, a, r0, r1, slots + s * glen, work, &sbad[s])
-    return sbad[s] >= 0
 
 
 def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
@@ -858,7 +899,6 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef fg_csr_args a
     cdef bint f32 = cnp.PyArray_TYPE(data) == cnp.NPY_FLOAT32
     cdef bint i64 = cnp.PyArray_ITEMSIZE(indices) == 8
-    cdef int kind = (2 if f32 else 0) + (1 if i64 else 0)
     cdef Py_ssize_t isz = 4 if f32 else 8
     cdef Py_ssize_t m = cnp.PyArray_DIM(indptr, 0) - 1
     cdef Py_ssize_t n = X.shape[1]
@@ -904,110 +944,25 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.path = pv.path
 
     cdef Py_ssize_t glen = n * k + k
-    cdef Py_ssize_t bpv = isz + cnp.PyArray_ITEMSIZE(indices)
-    cdef Py_ssize_t per = pv.chunk_rows
-    cdef Py_ssize_t nchunks = (nrows + per - 1) // per
-    cdef Py_ssize_t wlen = <Py_ssize_t>fg_csr_work_size(&a)
-    cdef Py_ssize_t nslot = SLOT_BUDGET // glen
-    if nslot < MIN_SLOTS:
-        nslot = MIN_SLOTS
-    if nslot > nchunks:
-        nslot = nchunks
-    if nslot < 1:
-        nslot = 1
-    cdef double chunk_bytes = (<double>a.nnz / m if m > 0 else 0.0) * bpv * per
-    cdef Py_ssize_t check_every = <Py_ssize_t>(CHECK_BYTES / (chunk_bytes + 1.0)) + 1
-    cdef int nt = n_threads
-    if nt > nchunks:
-        nt = <int>nchunks
-    if nt < 1:
-        nt = 1
-    cdef int ntr = n_threads if pv.par_reduce else 1
-    cdef Py_ssize_t c, c0, c1, s, i, bad_row = -1
-    cdef int tid
-    cdef double total_loss = 0.0, si
-    cdef int stop_flag = 0
-    cdef int *stop = &stop_flag
-    cdef double *sloss = NULL
-    cdef double *acc = NULL
-    cdef double *slots = NULL
-    cdef double *work = NULL
-    cdef Py_ssize_t *sbad = NULL
-
-    # one allocation: acc | sloss | slots | per-thread work | sbad
-    cdef double *mem = <double *>malloc((glen + 1 + nslot + nslot * glen + nt * wlen)
-                                        * sizeof(double) + nslot * sizeof(Py_ssize_t))
-    if mem == NULL:
-        raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
-    acc = mem
-    sloss = acc + glen + 1
-    slots = sloss + nslot
-    work = slots + nslot * glen
-    sbad = <Py_ssize_t *>(work + nt * wlen)
-    memset(acc, 0, glen * sizeof(double))
+    cdef chunk_fn fn
+    if f32:
+        fn = _chunk_csr_f32_i64 if i64 else _chunk_csr_f32_i32
+    else:
+        fn = _chunk_csr_f64_i64 if i64 else _chunk_csr_f64_i32
+    cdef double total_loss = 0.0
+    cdef Py_ssize_t bad_row = -1
+    cdef int stopped
+    cdef double *acc = <double *>malloc((glen if glen > 0 else 1) * sizeof(double))
+    if acc == NULL:
+        raise MemoryError("fastgrad: cannot allocate the accumulator")
     try:
-        c0 = 0
-        while c0 < nchunks and not stop[0]:
-            c1 = c0 + nslot
-            if c1 > nchunks:
-                c1 = nchunks
-            with nogil:
-                for s in range(c1 - c0):
-                    sbad[s] = -1
-                if nt > 1:
-                    for c in prange(c0, c1, num_threads=nt, schedule='dynamic', chunksize=1):
-                        if not stop[0]:
-                            tid = threadid()
-                            s = c - c0
-                            if _one_csr_chunk(kind, &a, c, s, per, nrows, glen, slots,
-                                              sloss, sbad, work + tid * wlen):
-                                stop[0] = STOP_MALFORMED
-                            if tid == 0 and (s + 1) % check_every == 0:
-                                with gil:
-                                    if PyErr_CheckSignals() != 0:
-                                        stop[0] = STOP_SIGNAL
-                else:
-                    for c in range(c0, c1):
-                        s = c - c0
-                        if _one_csr_chunk(kind, &a, c, s, per, nrows, glen, slots, sloss,
-                                          sbad, work):
-                            stop[0] = STOP_MALFORMED
-                            break
-                        if (s + 1) % check_every == 0 and c + 1 < c1:
-                            with gil:
-                                if PyErr_CheckSignals() != 0:
-                                    stop[0] = STOP_SIGNAL
-                                    break
-                # fixed-order reduction: chunk order, whatever thread ran it
-                if not stop[0]:
-                    for c in range(c0, c1):
-                        total_loss += sloss[c - c0]
-                    if ntr > 1:
-                        for i in prange(glen, num_threads=ntr, schedule='static'):
-                            si = acc[i]
-                            for c in range(c1 - c0):
-                                si = si + slots[c * glen + i]
-                            acc[i] = si
-                    else:
-                        for c in range(c0, c1):
-                            s = c - c0
-                            for i in range(glen):
-                                acc[i] += slots[s * glen + i]
-            if stop[0] == STOP_MALFORMED:
-                for s in range(c1 - c0):
-                    if sbad[s] >= 0:
-                        bad_row = sbad[s]
-                        break
-            c0 = c1
-            if c0 < nchunks and not stop[0]:
-                if PyErr_CheckSignals() != 0:
-                    stop[0] = STOP_SIGNAL
-        if stop[0] == STOP_MALFORMED:
+        stopped = _drive_chunks(fn, &a, nrows, &pv, n_threads, glen,
+                                <Py_ssize_t>fg_csr_work_size(&a), acc, &total_loss,
+                                &bad_row)
+        if stopped == STOP_MALFORMED:
             from ._sparse import malformed_error
             raise malformed_error(X, rows, bad_row)
-        if stop[0]:
-            raise_pending()
         return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
                        want_grad, l2, denom, cdata, vdata, out)
     finally:
-        free(mem)
+        free(acc)

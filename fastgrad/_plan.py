@@ -185,6 +185,10 @@ STREAM_SEQ = 2
 CHUNK_BYTES = 4 << 20
 #: at least this many rows per chunk (tiny rows: the slot still dominates)
 MIN_CHUNK_ROWS = 64
+#: the driver checks for signals (Ctrl-C) after about this many bytes of X:
+#: 128 MiB, tens of milliseconds at memory speed, so a KeyboardInterrupt comes
+#: well within half a second, and the check (taking the GIL) costs nothing
+CHECK_BYTES = 1 << 27
 
 #: the row paths' blocks: rows whose X fills about half of L1d, so a block is
 #: still in L1 when its axpy reads it again after the pointwise step (the other
@@ -241,10 +245,11 @@ ROWS_VEC_N = (4, 8, 12, 16)
 CSR_CHUNK_BYTES = 4 << 20
 CSR_SLOT_FACTOR = 8
 CSR_MIN_CHUNK_ROWS = 16
-#: CSR accumulators at least this long (n k + k doubles, 128 KiB) are reduced by
-#: all the threads, each a range of entries (a long serial reduction of
-#: many slots was a visible part of wide sparse problems)
-CSR_PAR_REDUCE = 1 << 14
+#: accumulators at least this long (n k + k doubles, 128 KiB) are reduced by
+#: all the threads, each a range of entries (a long serial reduction of many
+#: slots was a visible part of wide sparse problems); each entry still adds
+#: the slots in chunk order, so the result is the same bit for bit
+PAR_REDUCE = 1 << 14
 
 
 def _layout(sr, sc, n):
@@ -265,10 +270,11 @@ _LAYOUT_WORDS = {"C": "C-ordered", "rows": "row-contiguous (strided rows)",
 class Plan:
     """How one call runs (what explain reports, and what the core is given)."""
     __slots__ = ("backend", "path", "isa", "block_rows", "block_cols", "chunk_rows",
-                 "n_chunks", "n_threads", "stream", "par_reduce", "why")
+                 "n_chunks", "n_threads", "stream", "par_reduce", "check_chunks", "why")
 
     def __init__(self, backend, path, isa, block_rows, block_cols, chunk_rows, n_chunks,
-                 n_threads, stream, par_reduce, why):
+                 n_threads, stream, par_reduce, why, check_chunks=1):
+        self.check_chunks = check_chunks
         self.backend, self.path, self.isa = backend, path, isa
         self.block_rows, self.block_cols = block_rows, block_cols
         self.chunk_rows, self.n_chunks, self.n_threads = chunk_rows, n_chunks, n_threads
@@ -317,6 +323,15 @@ def stream_flags(first_chunk_bytes, rowbytes, n, layout, rows):
     if rowbytes > STREAM_MAX_ROW_BYTES:
         return 0
     return STREAM_PREFETCH | (STREAM_SEQ if n >= SEQ_MIN_FEATURES else 0)
+
+
+def _check_chunks(chunk_bytes, k, mode):
+    """Chunks between two checks for signals (see CHECK_BYTES).  The bytes are
+    weighted by the work a value costs beyond a read: k products per value for
+    k outputs (twice that for hessp), four of them about as long as the read
+    (CSR multinomial, K = 300, hessp: 1.3 s between checks unweighted)."""
+    weight = max(1.0, k * (2 if mode == Mode.HESSP else 1) / 4.0)
+    return int(CHECK_BYTES // (chunk_bytes * weight + 1.0)) + 1
 
 
 def _threads(n_threads, n_chunks):
@@ -399,9 +414,11 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                        f"{_mb(ROW_BLOCK_BYTES)}), 4 rows a step; {cause}")
     per, nchunks = _chunks(nrows, rowbytes, block_rows)
     nt = _threads(n_threads, nchunks)
-    why += _chunk_words(nchunks, per, nrows, nt) + "."
+    par = n * k + k >= PAR_REDUCE
+    why += (_chunk_words(nchunks, per, nrows, nt)
+            + (", slots reduced by all threads" if par and nt > 1 else "") + ".")
     return Plan("native", path, _isa(), block_rows, block_cols, per, nchunks, nt, stream,
-                False, why)
+                par, why, _check_chunks(per * rowbytes, k, mode))
 
 
 def csr_chunk_rows(m, nnz, glen, bytes_per_value):
@@ -435,10 +452,12 @@ def plan_csr(nrows, m, nnz, n, k, itemsize, index_itemsize, loss, mode, rows, n_
     per = csr_chunk_rows(m, nnz, glen, itemsize + index_itemsize)
     nchunks = -(-nrows // per)
     nt = _threads(n_threads, nchunks)
-    par = glen >= CSR_PAR_REDUCE
+    par = glen >= PAR_REDUCE
     why += (_chunk_words(nchunks, per, nrows, nt)
             + (", slots reduced by all threads" if par and nt > 1 else "") + ".")
-    return Plan("native", path, _isa(), block_rows, None, per, nchunks, nt, 0, par, why)
+    chunk_bytes = (nnz / m if m > 0 else 0.0) * (itemsize + index_itemsize) * per
+    return Plan("native", path, _isa(), block_rows, None, per, nchunks, nt, 0, par, why,
+                _check_chunks(chunk_bytes, k, mode))
 
 
 def plan_numpy(loss, k, csr):
@@ -450,14 +469,14 @@ def plan_numpy(loss, k, csr):
 def native_fields(csr, nrows, n, k, itemsize, sr, sc, m, nnz, index_itemsize, loss, mode,
                   rows):
     """What _native.pyx's plan cache stores: (path, stream, block_rows,
-    chunk_rows, n_chunks, par_reduce); the thread count is capped per call at
-    n_chunks (the thread count never changes the chunks)."""
+    chunk_rows, n_chunks, par_reduce, check_chunks); the thread count is capped
+    per call at n_chunks (the thread count never changes the chunks)."""
     if csr:
         p = plan_csr(nrows, m, nnz, n, k, itemsize, index_itemsize, loss, mode, rows, 1)
     else:
         p = plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, 1)
     return (int(p.path), p.stream, p.block_rows, p.chunk_rows, p.n_chunks,
-            1 if p.par_reduce else 0)
+            1 if p.par_reduce else 0, p.check_chunks)
 
 
 def machine():
