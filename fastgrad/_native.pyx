@@ -119,8 +119,7 @@ cdef extern from "fg_omp.h" nogil:
 cdef enum:
     SLOT_BUDGET = 1 << 22      # doubles of per-chunk accumulators (32 MiB) per wave
     MIN_SLOTS = 16
-    STACK_DOUBLES = 2048       # slots and work of a small problem (16 KiB): no malloc
-    ACC_STACK = 512            # the accumulator of a small problem (4 KiB): no malloc
+    STACK_DOUBLES = 2048       # acc, slots and work of a small problem (16 KiB): no malloc
     STOP_SIGNAL = 1            # why _drive_chunks stopped early
     STOP_MALFORMED = 2
 
@@ -416,12 +415,15 @@ cdef inline bint _run_chunk(chunk_fn fn, const void *a, Py_ssize_t c, Py_ssize_t
     return sbad[s] >= 0
 
 
-cdef int _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanVal *plan,
-                       int n_threads, Py_ssize_t glen, Py_ssize_t wlen, double *acc,
-                       double *loss_out, Py_ssize_t *bad_row) except -1:
-    """The pass over the nrows (logical) rows in the plan's chunks: acc (glen
-    doubles, zeroed here) and *loss_out get the sums; returns 0, or
-    STOP_MALFORMED with *bad_row set.  A signal (Ctrl-C) raises its exception."""
+cdef double _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanVal *plan,
+                          int n_threads, Py_ssize_t wlen, bint f32, Py_ssize_t n,
+                          Py_ssize_t k, bint fit_intercept, bint hess, bint want_grad,
+                          double l2, double denom, const char *cdata, const char *vdata,
+                          object out, Py_ssize_t *bad_row) except? -1.0:
+    """The pass over the nrows (logical) rows in the plan's chunks, then _finish
+    (out, the loss).  A malformed CSR row: *bad_row set, 0.0 returned, out
+    untouched.  A signal (Ctrl-C) raises its exception."""
+    cdef Py_ssize_t glen = n * k + k
     cdef Py_ssize_t per = plan.chunk_rows
     cdef Py_ssize_t nchunks = (nrows + per - 1) // per
     # one accumulator slot per chunk of a wave; normally one wave holds every chunk
@@ -453,16 +455,17 @@ cdef int _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanV
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
 
-    # one block of memory: sloss | slots | per-thread work | sbad; on the stack
-    # when it fits (small problems: a malloc is a tenth of their time)
+    # one block of memory: acc | sloss | slots | per-thread work | sbad; on the
+    # stack when it fits (small problems: a malloc is a tenth of their time)
     cdef double stack_mem[STACK_DOUBLES]
-    cdef Py_ssize_t need = nslot + nslot * glen + nt * wlen + nslot
+    cdef Py_ssize_t need = glen + 1 + nslot + nslot * glen + nt * wlen + nslot
     cdef double *mem = stack_mem
     if need > STACK_DOUBLES:
         mem = <double *>malloc(need * sizeof(double))
         if mem == NULL:
             raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
-    cdef double *sloss = mem
+    cdef double *acc = mem
+    cdef double *sloss = acc + glen + 1
     cdef double *slots = sloss + nslot
     cdef double *work = slots + nslot * glen
     cdef Py_ssize_t *sbad = <Py_ssize_t *>(work + nt * wlen)
@@ -521,7 +524,7 @@ cdef int _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanV
                     if sbad[s] >= 0:
                         bad_row[0] = sbad[s]
                         break
-                return STOP_MALFORMED
+                return 0.0
             c0 = c1
             if c0 < nchunks and not stop[0]:
                 if PyErr_CheckSignals() != 0:
@@ -529,8 +532,8 @@ cdef int _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanV
         if stop[0]:
             # the exception (KeyboardInterrupt, ...) was set by PyErr_CheckSignals
             raise_pending()
-        loss_out[0] = total_loss
-        return 0
+        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess, want_grad, l2,
+                       denom, cdata, vdata, out)
     finally:
         if mem != stack_mem:
             free(mem)
@@ -539,24 +542,12 @@ cdef int _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanV
 cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
                    int n_threads, bint fit_intercept, double l2, double denom,
                    object out) except? -1.0:
-    """The pass over the nrows (logical) rows of a dense X (_drive_chunks); then _finish."""
-    cdef Py_ssize_t glen = a.n * a.k + a.k
-    cdef double acc_stack[ACC_STACK]
-    cdef double *acc = acc_stack
-    cdef double total_loss = 0.0
+    """The pass over the nrows (logical) rows of a dense X (_drive_chunks)."""
     cdef Py_ssize_t bad = -1
-    if glen > ACC_STACK:
-        acc = <double *>malloc(glen * sizeof(double))
-        if acc == NULL:
-            raise MemoryError("fastgrad: cannot allocate the accumulator")
-    try:
-        _drive_chunks(_chunk_dense_f32 if f32 else _chunk_dense_f64, a, nrows, plan,
-                      n_threads, glen, <Py_ssize_t>fg_work_size(a), acc, &total_loss, &bad)
-        return _finish(f32, acc, total_loss, a.n, a.k, fit_intercept, a.hess, a.want_grad,
-                       l2, denom, <const char *>a.coef, <const char *>a.v, out)
-    finally:
-        if acc != acc_stack:
-            free(acc)
+    return _drive_chunks(_chunk_dense_f32 if f32 else _chunk_dense_f64, a, nrows, plan,
+                         n_threads, <Py_ssize_t>fg_work_size(a), f32, a.n, a.k,
+                         fit_intercept, a.hess, a.want_grad, l2, denom,
+                         <const char *>a.coef, <const char *>a.v, out, &bad)
 
 
 # ---------------------------------------------------------------------------
@@ -943,26 +934,17 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     _get_plan(&key, &pv)
     a.path = pv.path
 
-    cdef Py_ssize_t glen = n * k + k
     cdef chunk_fn fn
     if f32:
         fn = _chunk_csr_f32_i64 if i64 else _chunk_csr_f32_i32
     else:
         fn = _chunk_csr_f64_i64 if i64 else _chunk_csr_f64_i32
-    cdef double total_loss = 0.0
     cdef Py_ssize_t bad_row = -1
-    cdef int stopped
-    cdef double *acc = <double *>malloc((glen if glen > 0 else 1) * sizeof(double))
-    if acc == NULL:
-        raise MemoryError("fastgrad: cannot allocate the accumulator")
-    try:
-        stopped = _drive_chunks(fn, &a, nrows, &pv, n_threads, glen,
-                                <Py_ssize_t>fg_csr_work_size(&a), acc, &total_loss,
-                                &bad_row)
-        if stopped == STOP_MALFORMED:
-            from ._sparse import malformed_error
-            raise malformed_error(X, rows, bad_row)
-        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
-                       want_grad, l2, denom, cdata, vdata, out)
-    finally:
-        free(acc)
+    cdef double value = _drive_chunks(fn, &a, nrows, &pv, n_threads,
+                                      <Py_ssize_t>fg_csr_work_size(&a), f32, n, k,
+                                      fit_intercept, hess, want_grad, l2, denom, cdata,
+                                      vdata, out, &bad_row)
+    if bad_row >= 0:
+        from ._sparse import malformed_error
+        raise malformed_error(X, rows, bad_row)
+    return value
