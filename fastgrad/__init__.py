@@ -6,10 +6,11 @@
     >>> loss, g.tolist()
     (1.25, [-3.5, -5.0])
 """
-from ._api import grad, hessp, value_and_grad
+from ._api import explain, grad, hessp, value_and_grad
 from ._config import show_config
 from ._objective import Objective
 
 __version__ = "0.1.0"
 
-__all__ = ["value_and_grad", "grad", "hessp", "Objective", "show_config", "__version__"]
+__all__ = ["value_and_grad", "grad", "hessp", "Objective", "explain", "show_config",
+           "__version__"]

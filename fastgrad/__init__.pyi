@@ -1,4 +1,4 @@
-from typing import Literal, Optional, Tuple
+from typing import Any, Literal, Optional, Tuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -31,7 +31,18 @@ def hessp(
     out: Optional[NDArray[np.floating]] = ..., n_threads: Optional[int] = ...,
     backend: _Backend = ..., power: Optional[float] = ...,
 ) -> NDArray[np.floating]: ...
-def show_config() -> None: ...
+def explain(
+    X: ArrayLike, y: ArrayLike, coef: ArrayLike, *,
+    op: Literal["value_and_grad", "grad", "hessp"] = ..., v: Optional[ArrayLike] = ...,
+    loss: _Loss = ..., fit_intercept: bool = ..., sample_weight: Optional[ArrayLike] = ...,
+    l2: float = ..., reduction: _Reduction = ..., rows: Optional[ArrayLike] = ...,
+    out: Optional[NDArray[np.floating]] = ..., n_threads: Optional[int] = ...,
+    backend: _Backend = ..., power: Optional[float] = ...,
+) -> dict[str, Any]: ...
+@overload
+def show_config(mode: Literal["stdout"] = ...) -> None: ...
+@overload
+def show_config(mode: Literal["dicts"]) -> dict[str, Any]: ...
 
 class Objective:
     def __init__(

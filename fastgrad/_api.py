@@ -60,8 +60,12 @@ _DOC_KEYWORDS = """
 """
 
 
-def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2,
-          reduction, rows, out, n_threads, backend, power=None):
+def _check(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2,
+           reduction, rows, out, n_threads, backend, power=None, allocate=True):
+    """Every argument checked and converted (API.md's errors): the backend, the
+    arguments of its run (the loss as the kernel runs it: tweedie with power 1 or
+    2 is poisson or gamma), its keywords (power, for tweedie), and the result
+    array (None when not allocate)."""
     loss = V.check_loss(loss)
     power = V.check_power(loss, power)
     reduction = V.check_reduction(reduction)
@@ -91,19 +95,75 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
         flat = c is not coef and c.ndim != np.ndim(coef)
         shape = (c.size,) if flat else c.shape
         if out is None:
-            res = np.empty(shape, dtype=dt)
+            res = np.empty(shape, dtype=dt) if allocate else None
         else:
             res = V.check_out(out, shape, dt, (("coef", coef), ("v", v), ("X", X), ("y", y),
                                                ("sample_weight", sample_weight)))
-        out = res.reshape(c.shape) if flat else res
-    run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
+        if res is not None:
+            out = res.reshape(c.shape) if flat else res
     kl = V.kernel_loss(loss, power)
-    if kl == "tweedie":
-        value = run(Xa, ya, w, r, c, vv, out, kl, fit_intercept, hess, want_grad, l2, D, nt,
-                    power=power)
+    kw = {"power": power} if kl == "tweedie" else {}
+    return be, (Xa, ya, w, r, c, vv, out, kl, fit_intercept, hess, want_grad, l2, D, nt), \
+        kw, res
+
+
+def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2,
+          reduction, rows, out, n_threads, backend, power=None):
+    be, args, kw, res = _check(X, y, coef, v, hess, want_grad, loss, fit_intercept,
+                               sample_weight, l2, reduction, rows, out, n_threads, backend,
+                               power)
+    Xa = args[0]
+    run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
+    return run(*args, **kw), res
+
+
+_OPS = ("value_and_grad", "grad", "hessp")
+
+
+def explain(X, y, coef, *, op="value_and_grad", v=None, loss="squared", fit_intercept=False,
+            sample_weight=None, l2=0.0, reduction="mean", rows=None, out=None,
+            n_threads=None, backend="auto", power=None):
+    """How ``fastgrad.<op>(X, y, coef, ...)`` would run, computing nothing.
+
+    Takes the arguments of the call it explains (``op`` one of "value_and_grad",
+    "grad", "hessp"; ``v`` is hessp's vector) and checks them with the call's
+    own checks, so it raises exactly the errors the call would.  Returns a dict:
+    ``backend`` ("native" or "numpy"), ``path`` (the kernel path, see the README's
+    "Kernel paths"), ``isa`` ("avx512", "avx2", "baseline"; None for numpy),
+    ``block_rows``, ``block_cols`` (the tile; None where the path has none),
+    ``n_threads`` (the threads it will use) and ``reason`` (why, in one sentence).
+    The same call explains the same way every time.
+
+    >>> import numpy as np, fastgrad
+    >>> d = fastgrad.explain(np.ones((10, 3)), np.ones(10), np.zeros(3), backend="numpy")
+    >>> d["backend"], d["path"], d["isa"]
+    ('numpy', 'numpy', None)
+    """
+    if type(op) is not str or op not in _OPS:
+        raise ValueError(f"op must be one of {', '.join(map(repr, _OPS))}; got {op!r}")
+    hess = op == "hessp"
+    if not hess and v is not None:
+        raise TypeError(f"v is hessp's vector: pass it only with op='hessp' (op={op!r})")
+    be, args, _, _ = _check(X, y, coef, v, hess, True, loss, fit_intercept, sample_weight,
+                            l2, reduction, rows, out, n_threads, backend, power,
+                            allocate=False)
+    from . import _plan
+    Xa, ya, w, r, c, vv, _, loss, _, _, want_grad, _, _, nt = args
+    k = c.shape[1] if c.ndim == 2 else 1
+    nrows = Xa.shape[0] if r is None else r.shape[0]
+    mode = _plan.Mode.HESSP if hess else _plan.Mode.GRAD
+    lcode = _plan.Loss[loss.upper()]
+    if be is not _backends._native:
+        p = _plan.plan_numpy(loss, k, not isinstance(Xa, np.ndarray))
+    elif isinstance(Xa, np.ndarray):
+        isz = Xa.dtype.itemsize
+        p = _plan.plan_dense(nrows, Xa.shape[1], k, isz, Xa.strides[0] // isz,
+                             Xa.strides[1] // isz, lcode, mode, r is not None, nt)
     else:
-        value = run(Xa, ya, w, r, c, vv, out, kl, fit_intercept, hess, want_grad, l2, D, nt)
-    return value, res
+        p = _plan.plan_csr(nrows, Xa.shape[0], int(Xa.nnz), Xa.shape[1], k,
+                           Xa.data.dtype.itemsize, Xa.indices.dtype.itemsize, lcode, mode,
+                           r is not None, nt)
+    return p.as_dict()
 
 
 def value_and_grad(X, y, coef, *, loss="squared", fit_intercept=False, sample_weight=None,

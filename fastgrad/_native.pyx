@@ -7,13 +7,18 @@ y (m,) or (m, k) in X's dtype (multinomial: or (m,) intp class labels in
 [0, k)), w (m,) or None, rows intp (r,) or None,
 coef/v/out (n_coef,) or (n_coef, k), C-contiguous in X's dtype.
 
-Determinism: the rows are cut into chunks whose size depends only on the
-problem's shape, never on the thread count.  Chunk c accumulates into its own
+It runs the plan it is given (``fastgrad._plan``: path, block size, streaming
+flags, rows per chunk, looked up per call in a small cache keyed by the
+plan's inputs) and makes no choices of its own.
+
+Determinism: the rows are cut into the plan's chunks, whose size depends only
+on the problem's shape (and the machine), never on the thread count.  Chunk c accumulates into its own
 slot (a wave of slots normally covers every chunk; 32 MiB of slots at most),
 and the slots are added into the total in chunk order.  So the sum is the same,
 bit for bit, for every n_threads.  Chunks are handed to threads dynamically in
-one parallel region; every ~128 MiB of X the calling thread takes the GIL to
-check for signals (Ctrl-C), and the other threads then skip what is left.
+one parallel region; every ~128 MiB of X (the plan's check_chunks) the calling
+thread takes the GIL to check for signals (Ctrl-C), and the other threads then
+skip what is left.  Dense and CSR X share this one driver (_drive_chunks).
 
 Small problems: ``value_and_grad_common`` and ``Prepared`` (the Objective's
 problem, its fg_args filled once) are lean entries for the common calls; the
@@ -22,7 +27,7 @@ accumulators and work of a one-chunk problem live on the stack.
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
-from libc.string cimport memset
+from libc.string cimport memset, memcmp
 from cpython.exc cimport PyErr_CheckSignals, PyErr_Occurred
 
 
@@ -53,10 +58,12 @@ cdef extern from "fastgrad_kernels.h" nogil:
         int loss
         int hess
         int want_grad
-        Py_ssize_t block
+        int path
+        int stream
+        Py_ssize_t block_rows
         double power
     size_t fg_work_size(const fg_args *a) noexcept
-    Py_ssize_t fg_col_block(Py_ssize_t n, Py_ssize_t k, int itemsize) noexcept
+    int fg_have_vector_paths() noexcept
     double fg_chunk_f64(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
                         double *g, double *work) noexcept
     double fg_chunk_f32(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
@@ -89,6 +96,7 @@ cdef extern from "fg_csr.h" nogil:
         int loss
         int hess
         int want_grad
+        int path
         double power
     size_t fg_csr_work_size(const fg_csr_args *a) noexcept
     double fg_csr_chunk_f64_i32(const fg_csr_args *a, Py_ssize_t r0, Py_ssize_t r1,
@@ -111,12 +119,11 @@ cdef extern from "fg_omp.h" nogil:
     int fg_omp_max_threads() noexcept
 
 cdef enum:
-    CHUNK_BYTES = 1 << 22      # about this many bytes of X per chunk (4 MiB)
-    MIN_CHUNK_ROWS = 64
     SLOT_BUDGET = 1 << 22      # doubles of per-chunk accumulators (32 MiB) per wave
     MIN_SLOTS = 16
-    CHECK_BYTES = 1 << 27      # check for signals after about 128 MiB of X
     STACK_DOUBLES = 2048       # acc, slots and work of a small problem (16 KiB): no malloc
+    STOP_SIGNAL = 1            # why _drive_chunks stopped early
+    STOP_MALFORMED = 2
 
 # fastgrad_kernels.h's enum ("tweedie": a power other than 1 and 2, in the struct's power)
 LOSS_CODES = {"squared": 0, "logistic": 1, "multinomial": 2, "poisson": 3, "gamma": 4,
@@ -148,36 +155,128 @@ def sigmoid(double z):
     return fg_sigmoid(z)
 
 
-def chunk_rows(Py_ssize_t n, Py_ssize_t block, Py_ssize_t itemsize):
-    """Rows per chunk: fixed by the shape only (never by the thread count)."""
-    return _chunk_rows(n, block, itemsize)
+def have_vector_paths():
+    """The paths written with vector extensions (rows_vec, cols_small,
+    multinomial) are compiled in."""
+    return bool(fg_have_vector_paths())
 
 
-cdef inline Py_ssize_t _chunk_rows(Py_ssize_t n, Py_ssize_t block, Py_ssize_t itemsize) noexcept:
-    cdef Py_ssize_t per = CHUNK_BYTES // ((n if n > 0 else 1) * itemsize)
-    if per < MIN_CHUNK_ROWS:
-        per = MIN_CHUNK_ROWS
-    per = ((per + block - 1) // block) * block
-    return per
+# ---------------------------------------------------------------------------
+# The plan of a call: fastgrad._plan decides, this cache remembers.  The key is
+# every input of the plan but the thread count (which only caps at n_chunks);
+# a direct-mapped table of PLAN_SLOTS entries, read and filled under the GIL.
+# ---------------------------------------------------------------------------
+
+cdef struct PlanKey:
+    Py_ssize_t nrows, n, k, sr, sc, m, nnz
+    int csr, isz, idx, loss, mode, rows
+
+cdef struct PlanVal:
+    int path, stream, par_reduce
+    Py_ssize_t block_rows, chunk_rows, nchunks, check_chunks
+
+cdef enum:
+    PLAN_SLOTS = 64
+
+cdef PlanKey _plan_keys[PLAN_SLOTS]
+cdef PlanVal _plan_vals[PLAN_SLOTS]
+cdef bint _plan_used[PLAN_SLOTS]
+cdef object _plan_fields = None
 
 
-cdef inline double _chunk(bint f32, const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
-                          double *g, double *work) noexcept nogil:
-    if f32:
-        return fg_chunk_f32(a, r0, r1, g, work)
-    return fg_chunk_f64(a, r0, r1, g, work)
+cdef inline int _mode(bint hess, bint want_grad) noexcept:
+    # fastgrad_kernels.h's FG_MODE_GRAD, FG_MODE_VALUE, FG_MODE_HESSP
+    return 2 if hess else (0 if want_grad else 1)
 
 
-cdef inline void _one_chunk(bint f32, const fg_args *a, Py_ssize_t c, Py_ssize_t s,
-                            Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
-                            double *slots, double *sloss, double *work) noexcept nogil:
-    """Chunk c (rows [c*per, min((c+1)*per, nrows))) into slot s of the wave."""
-    cdef Py_ssize_t r0 = c * per
-    cdef Py_ssize_t r1 = r0 + per
-    if r1 > nrows:
-        r1 = nrows
-    memset(slots + s * glen, 0, glen * sizeof(double))
-    sloss[s] = _chunk(f32, a, r0, r1, slots + s * glen, work)
+cdef int _get_plan(PlanKey *key, PlanVal *out) except -1:
+    """out = the plan for key (key zeroed before it was filled: it is compared
+    byte for byte)."""
+    global _plan_fields
+    cdef size_t h = <size_t>key.nrows * 1000003u
+    h = (h ^ <size_t>key.n) * 1000003u
+    h = (h ^ <size_t>key.k) * 1000003u
+    h = (h ^ <size_t>(key.sr * 31 + key.sc)) * 1000003u
+    h = (h ^ <size_t>key.nnz ^ (<size_t>key.m << 3)) * 1000003u
+    h ^= <size_t>((((key.loss * 4 + key.mode) * 2 + key.rows) * 2 + key.csr) * 16 + key.isz)
+    h ^= h >> 17
+    cdef Py_ssize_t s = <Py_ssize_t>(h % PLAN_SLOTS)
+    if _plan_used[s] and memcmp(&_plan_keys[s], key, sizeof(PlanKey)) == 0:
+        out[0] = _plan_vals[s]
+        return 0
+    if _plan_fields is None:
+        from fastgrad._plan import native_fields
+        _plan_fields = native_fields
+    cdef tuple t = _plan_fields(key.csr, key.nrows, key.n, key.k, key.isz, key.sr,
+                                key.sc, key.m, key.nnz, key.idx, key.loss, key.mode,
+                                bool(key.rows))
+    out.path = t[0]
+    out.stream = t[1]
+    out.block_rows = t[2]
+    out.chunk_rows = t[3]
+    out.nchunks = t[4]
+    out.par_reduce = t[5]
+    out.check_chunks = t[6] if t[6] >= 1 else 1
+    _plan_keys[s] = key[0]
+    _plan_vals[s] = out[0]
+    _plan_used[s] = True
+    return 0
+
+
+cdef int _dense_plan(const fg_args *a, Py_ssize_t nrows, Py_ssize_t m, Py_ssize_t isz,
+                     PlanVal *out) except -1:
+    """The plan of the dense call a describes (nrows: the rows it uses)."""
+    cdef PlanKey key
+    memset(&key, 0, sizeof(PlanKey))
+    key.nrows = nrows
+    key.n = a.n
+    key.k = a.k
+    key.sr = a.sr
+    key.sc = a.sc
+    key.m = m
+    key.isz = <int>isz
+    key.loss = a.loss
+    key.mode = _mode(a.hess, a.want_grad)
+    key.rows = a.rows != NULL
+    return _get_plan(&key, out)
+
+
+cdef inline void _apply(fg_args *a, const PlanVal *p) noexcept:
+    a.path = p.path
+    a.stream = p.stream
+    a.block_rows = p.block_rows
+
+
+def plan_of_call(X, Py_ssize_t nrows, Py_ssize_t k, int loss, bint hess, bint want_grad,
+                 bint rows):
+    """(path, stream, block_rows, chunk_rows, n_chunks, par_reduce) as this module
+    runs the call (for tests: the cache gives what fastgrad._plan decides)."""
+    cdef PlanKey key
+    cdef PlanVal pv
+    memset(&key, 0, sizeof(PlanKey))
+    key.nrows = nrows
+    key.k = k
+    key.loss = loss
+    key.mode = _mode(hess, want_grad)
+    key.rows = rows
+    cdef cnp.ndarray Xa
+    if isinstance(X, cnp.ndarray):
+        Xa = <cnp.ndarray>X
+        key.isz = <int>cnp.PyArray_ITEMSIZE(Xa)
+        key.n = cnp.PyArray_DIM(Xa, 1)
+        key.m = cnp.PyArray_DIM(Xa, 0)
+        key.sr = cnp.PyArray_STRIDE(Xa, 0) // key.isz
+        key.sc = cnp.PyArray_STRIDE(Xa, 1) // key.isz
+    else:
+        key.csr = 1
+        key.isz = <int>X.data.itemsize
+        key.idx = <int>X.indices.itemsize
+        key.n = X.shape[1]
+        key.m = X.shape[0]
+        key.nnz = X.nnz
+    _get_plan(&key, &pv)
+    return (pv.path, pv.stream, pv.block_rows, pv.chunk_rows, pv.nchunks,
+            bool(pv.par_reduce), pv.check_chunks)
 
 
 cdef void _set_targets(fg_any_args *a, cnp.ndarray y, object w, Py_ssize_t isz) noexcept:
@@ -221,7 +320,9 @@ cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize
     a.loss = loss
     a.hess = 0
     a.want_grad = 1
-    a.block = fg_col_block(n, k, <int>isz)
+    a.path = 0
+    a.stream = 0
+    a.block_rows = 0
     a.power = 0.0
 
 
@@ -237,11 +338,6 @@ cdef inline void _set_call(fg_any_args *a, const Py_ssize_t *rows, const char *c
     a.vicpt = vdata + nk if (fit_intercept and vdata != NULL) else NULL
     a.hess = hess
     a.want_grad = want_grad or hess
-
-
-cdef inline Py_ssize_t _n_chunks(const fg_args *a, Py_ssize_t nrows, Py_ssize_t isz) noexcept:
-    cdef Py_ssize_t per = _chunk_rows(a.n, a.block, isz)
-    return (nrows + per - 1) // per
 
 
 def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
@@ -270,20 +366,73 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.power = power
     _set_call(&a, rp, <char *>cnp.PyArray_DATA(coef), vdata, fit_intercept, hess,
               want_grad, isz)
-    return _drive(&a, f32, nrows, n_threads, fit_intercept, l2, denom, out)
+    cdef PlanVal pv
+    _dense_plan(&a, nrows, cnp.PyArray_DIM(X, 0), isz, &pv)
+    _apply(&a, &pv)
+    return _drive(&a, f32, nrows, &pv, n_threads, fit_intercept, l2, denom, out)
 
 
-cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, int n_threads,
-                   bint fit_intercept, double l2, double denom, object out) except? -1.0:
-    """The pass over the nrows (logical) rows of a, in fixed chunks; then _finish."""
-    cdef Py_ssize_t isz = 4 if f32 else 8
-    cdef Py_ssize_t n = a.n, k = a.k
-    cdef bint hess = a.hess
-    cdef bint want_grad = a.want_grad
-    cdef Py_ssize_t per = _chunk_rows(n, a.block, isz)
-    cdef Py_ssize_t nchunks = (nrows + per - 1) // per
+# ---------------------------------------------------------------------------
+# The one chunk driver, for dense and CSR X: threads over the plan's chunks,
+# one accumulator slot per chunk, the slots added in chunk order (bitwise the
+# same for every n_threads), Ctrl-C checks, malformed CSR rows.
+# ---------------------------------------------------------------------------
+
+ctypedef double (*chunk_fn)(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                            double *work, Py_ssize_t *bad) noexcept nogil
+
+cdef double _chunk_dense_f64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                             double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_chunk_f64(<const fg_args *>a, r0, r1, g, work)
+
+cdef double _chunk_dense_f32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                             double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_chunk_f32(<const fg_args *>a, r0, r1, g, work)
+
+cdef double _chunk_csr_f64_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f64_i32(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+cdef double _chunk_csr_f64_i64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f64_i64(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+cdef double _chunk_csr_f32_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f32_i32(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+cdef double _chunk_csr_f32_i64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return fg_csr_chunk_f32_i64(<const fg_csr_args *>a, r0, r1, g, work, bad)
+
+
+cdef inline bint _run_chunk(chunk_fn fn, const void *a, Py_ssize_t c, Py_ssize_t s,
+                            Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
+                            double *slots, double *sloss, Py_ssize_t *sbad,
+                            double *work) noexcept nogil:
+    """Chunk c (logical rows [c*per, min((c+1)*per, nrows))) into slot s of the
+    wave; True when a malformed (CSR) row stopped it."""
+    cdef Py_ssize_t r0 = c * per
+    cdef Py_ssize_t r1 = r0 + per
+    if r1 > nrows:
+        r1 = nrows
+    memset(slots + s * glen, 0, glen * sizeof(double))
+    sbad[s] = -1
+    sloss[s] = fn(a, r0, r1, slots + s * glen, work, &sbad[s])
+    return sbad[s] >= 0
+
+
+cdef double _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const PlanVal *plan,
+                          int n_threads, Py_ssize_t wlen, bint f32, Py_ssize_t n,
+                          Py_ssize_t k, bint fit_intercept, bint hess, bint want_grad,
+                          double l2, double denom, const char *cdata, const char *vdata,
+                          object out, Py_ssize_t *bad_row) except? -1.0:
+    """The pass over the nrows (logical) rows in the plan's chunks, then _finish
+    (out, the loss).  A malformed CSR row: *bad_row set, 0.0 returned, out
+    untouched.  A signal (Ctrl-C) raises its exception."""
     cdef Py_ssize_t glen = n * k + k
-    cdef Py_ssize_t wlen = <Py_ssize_t>fg_work_size(a)
+    cdef Py_ssize_t per = plan.chunk_rows
+    cdef Py_ssize_t nchunks = (nrows + per - 1) // per
     # one accumulator slot per chunk of a wave; normally one wave holds every chunk
     cdef Py_ssize_t nslot = SLOT_BUDGET // (glen if glen > 0 else 1)
     if nslot < MIN_SLOTS:
@@ -292,12 +441,15 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, int n_threads,
         nslot = nchunks
     if nslot < 1:
         nslot = 1
-    cdef Py_ssize_t check_every = CHECK_BYTES // (per * n * isz + 1) + 1
+    cdef Py_ssize_t check_every = plan.check_chunks       # chunks between signal checks
     cdef int nt = n_threads
     if nt > nchunks:
         nt = <int>nchunks
     if nt < 1:
         nt = 1
+    # slots this long are added up by all the threads, each a range of entries
+    # (the plan's par_reduce); the order per entry is the chunk order either way
+    cdef int ntr = nt if plan.par_reduce else 1
     # in the parallel loop only thread 0 checks, after every (check_every / nt)-th
     # chunk *it* ran: about every check_every chunks of the whole team (a test on the
     # chunk's index alone left the checks to chance: thread 0 runs ~1/nt of them)
@@ -306,27 +458,24 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, int n_threads,
     cdef Py_ssize_t *own = &own_done
     cdef Py_ssize_t c, c0, c1, s, i
     cdef int tid
-    cdef double total_loss = 0.0
+    cdef double total_loss = 0.0, si
     cdef int stop_flag = 0
     cdef int *stop = &stop_flag
-    cdef double *sloss = NULL
-    cdef double *acc = NULL
-    cdef double *slots = NULL
-    cdef double *work = NULL
 
-    # one block of memory: acc | sloss | slots | per-thread work; on the stack
-    # when it fits (small problems: a malloc is a tenth of their time)
+    # one block of memory: acc | sloss | slots | per-thread work | sbad; on the
+    # stack when it fits (small problems: a malloc is a tenth of their time)
     cdef double stack_mem[STACK_DOUBLES]
-    cdef Py_ssize_t need = glen + 1 + nslot + nslot * glen + nt * wlen
+    cdef Py_ssize_t need = glen + 1 + nslot + nslot * glen + nt * wlen + nslot
     cdef double *mem = stack_mem
     if need > STACK_DOUBLES:
         mem = <double *>malloc(need * sizeof(double))
         if mem == NULL:
             raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
-    acc = mem
-    sloss = acc + glen + 1
-    slots = sloss + nslot
-    work = slots + nslot * glen
+    cdef double *acc = mem
+    cdef double *sloss = acc + glen + 1
+    cdef double *slots = sloss + nslot
+    cdef double *work = slots + nslot * glen
+    cdef Py_ssize_t *sbad = <Py_ssize_t *>(work + nt * wlen)
     memset(acc, 0, glen * sizeof(double))
     try:
         c0 = 0
@@ -341,43 +490,71 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, int n_threads,
                     for c in prange(c0, c1, num_threads=nt, schedule='dynamic', chunksize=1):
                         if not stop[0]:
                             tid = threadid()
-                            s = c - c0
-                            _one_chunk(f32, a, c, s, per, nrows, glen, slots, sloss,
-                                       work + tid * wlen)
+                            if _run_chunk(fn, a, c, c - c0, per, nrows, glen, slots, sloss,
+                                          sbad, work + tid * wlen):
+                                stop[0] = STOP_MALFORMED
                             if tid == 0:
                                 own[0] += 1
                                 if own[0] % own_every == 0:
                                     with gil:
                                         if PyErr_CheckSignals() != 0:
-                                            stop[0] = 1
+                                            stop[0] = STOP_SIGNAL
                 else:
                     for c in range(c0, c1):
                         s = c - c0
-                        _one_chunk(f32, a, c, s, per, nrows, glen, slots, sloss, work)
+                        if _run_chunk(fn, a, c, s, per, nrows, glen, slots, sloss, sbad,
+                                      work):
+                            stop[0] = STOP_MALFORMED
+                            break
                         if (s + 1) % check_every == 0 and c + 1 < c1:
                             with gil:
                                 if PyErr_CheckSignals() != 0:
-                                    stop[0] = 1
+                                    stop[0] = STOP_SIGNAL
                                     break
                 # fixed-order reduction: chunk order, whatever thread ran it
                 if not stop[0]:
                     for c in range(c0, c1):
-                        s = c - c0
-                        total_loss += sloss[s]
-                        for i in range(glen):
-                            acc[i] += slots[s * glen + i]
+                        total_loss += sloss[c - c0]
+                    if ntr > 1:
+                        for i in prange(glen, num_threads=ntr, schedule='static'):
+                            si = acc[i]
+                            for c in range(c1 - c0):
+                                si = si + slots[c * glen + i]
+                            acc[i] = si
+                    else:
+                        for c in range(c0, c1):
+                            s = c - c0
+                            for i in range(glen):
+                                acc[i] += slots[s * glen + i]
+            if stop[0] == STOP_MALFORMED:
+                for s in range(c1 - c0):
+                    if sbad[s] >= 0:
+                        bad_row[0] = sbad[s]
+                        break
+                return 0.0
             c0 = c1
             if c0 < nchunks and not stop[0]:
                 if PyErr_CheckSignals() != 0:
-                    stop[0] = 1
+                    stop[0] = STOP_SIGNAL
         if stop[0]:
             # the exception (KeyboardInterrupt, ...) was set by PyErr_CheckSignals
             raise_pending()
         return _finish(f32, acc, total_loss, n, k, fit_intercept, hess, want_grad, l2,
-                       denom, <const char *>a.coef, <const char *>a.v, out)
+                       denom, cdata, vdata, out)
     finally:
         if mem != stack_mem:
             free(mem)
+
+
+cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
+                   int n_threads, bint fit_intercept, double l2, double denom,
+                   object out) except? -1.0:
+    """The pass over the nrows (logical) rows of a dense X (_drive_chunks)."""
+    cdef Py_ssize_t bad = -1
+    return _drive_chunks(_chunk_dense_f32 if f32 else _chunk_dense_f64, a, nrows, plan,
+                         n_threads, <Py_ssize_t>fg_work_size(a), f32, a.n, a.k,
+                         fit_intercept, a.hess, a.want_grad, l2, denom,
+                         <const char *>a.coef, <const char *>a.v, out, &bad)
 
 
 # ---------------------------------------------------------------------------
@@ -537,10 +714,13 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
         if rp == NULL:
             return None
     cdef fg_args a
+    cdef PlanVal pv
     _set_data(&a, Xa, ya, None, 1, lcode, isz)
     _set_call(&a, rp, <const char *>cnp.PyArray_DATA(ca), NULL, fi, False, True, isz)
-    if _n_chunks(&a, nrows, isz) != 1:
+    _dense_plan(&a, nrows, m, isz, &pv)
+    if pv.nchunks != 1:
         return None
+    _apply(&a, &pv)
     if lcode == 1 and not _y_in_unit(&a, f32, nrows):
         return None
     denom = <double>nrows if mean else 1.0
@@ -549,7 +729,7 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
         out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT32 if f32 else cnp.NPY_FLOAT64, 0)
     elif not _plain_out(out, 1, &dim, descr, coef, X, y, None):
         return None
-    return _drive(&a, f32, nrows, 1, fi, l2v, denom, out), out
+    return _drive(&a, f32, nrows, &pv, 1, fi, l2v, denom, out), out
 
 
 cdef class Prepared:
@@ -565,6 +745,7 @@ cdef class Prepared:
     _validation.check_n_threads does, from OpenMP's setting capped to n_cpus.
     """
     cdef fg_args a
+    cdef PlanVal plans[2]           # the plan of the whole X: value_and_grad, value
     cdef object X, y, w, descr
     cdef bint f32, fit_intercept, mean
     cdef Py_ssize_t isz, m
@@ -594,6 +775,12 @@ cdef class Prepared:
         self.dims[1] = coef_shape[1] if self.nd == 2 else 1
         _set_data(&self.a, X, y, w, self.dims[1], LOSS_CODES[loss], self.isz)
         self.a.power = power
+        # planned once, for the calls on every row (with rows=: per call)
+        self.a.want_grad = 1
+        _dense_plan(&self.a, self.m, self.m, self.isz, &self.plans[0])
+        self.a.want_grad = 0
+        _dense_plan(&self.a, self.m, self.m, self.isz, &self.plans[1])
+        self.a.want_grad = 1
 
     cdef object _call(self, object coef, object rows, object out, bint want_grad):
         if not cnp.PyArray_CheckExact(coef):
@@ -618,20 +805,28 @@ cdef class Prepared:
         cdef fg_args a = self.a                 # a copy: calls may run concurrently
         _set_call(&a, rp, <const char *>cnp.PyArray_DATA(c), NULL, self.fit_intercept,
                   False, want_grad, self.isz)
+        cdef PlanVal pv
+        if rp == NULL:
+            pv = self.plans[0 if want_grad else 1]
+        else:
+            _dense_plan(&a, nrows, self.m, self.isz, &pv)
+        _apply(&a, &pv)
         cdef int nt = 1, t
-        if _n_chunks(&a, nrows, self.isz) > 1:
+        if pv.nchunks > 1:
             nt = self.n_threads
             if nt == 0:                          # None: as check_n_threads(None)
                 t = fg_omp_max_threads()
                 nt = t if 1 <= t <= self.n_cpus else (1 if t < 1 else self.n_cpus)
         if not want_grad:
-            return _drive(&a, self.f32, nrows, nt, self.fit_intercept, self.l2, denom, None)
+            return _drive(&a, self.f32, nrows, &pv, nt, self.fit_intercept, self.l2, denom,
+                          None)
         if out is None:
             out = cnp.PyArray_EMPTY(self.nd, self.dims,
                                     cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64, 0)
         elif not _plain_out(out, self.nd, self.dims, self.descr, coef, self.X, self.y, self.w):
             return None
-        return _drive(&a, self.f32, nrows, nt, self.fit_intercept, self.l2, denom, out), out
+        return (_drive(&a, self.f32, nrows, &pv, nt, self.fit_intercept, self.l2, denom, out),
+                out)
 
     def __reduce__(self):            # an Objective pickles (its fg_args hold pointers)
         return (Prepared, self.args)
@@ -685,63 +880,6 @@ cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n
 # CSR X (fastgrad._sparse.CSR): the same driver around the kernels of fg_csr.c
 # ---------------------------------------------------------------------------
 
-cdef enum:
-    CSR_CHUNK_BYTES = 1 << 22  # about this many bytes of values + indices per chunk
-    CSR_SLOT_FACTOR = 8        # and at least this many values per accumulator entry
-    CSR_MIN_CHUNK_ROWS = 16
-    CSR_PAR_REDUCE = 1 << 14   # accumulators this long are reduced by all threads
-    STOP_SIGNAL = 1
-    STOP_MALFORMED = 2
-
-
-def csr_chunk_rows(Py_ssize_t m, Py_ssize_t nnz, Py_ssize_t glen,
-                   Py_ssize_t bytes_per_value):
-    """Rows per chunk of a CSR X: fixed by the matrix and coef's size only."""
-    return _csr_chunk_rows(m, nnz, glen, bytes_per_value)
-
-
-cdef inline Py_ssize_t _csr_chunk_rows(Py_ssize_t m, Py_ssize_t nnz, Py_ssize_t glen,
-                                       Py_ssize_t bytes_per_value) noexcept:
-    # the work of a row: its values and about one value's worth of its own
-    # (indptr, y, w, the pointwise step); a chunk holds CSR_CHUNK_BYTES of
-    # values, and at least CSR_SLOT_FACTOR values per entry of its accumulator
-    # slot, so that zeroing and reducing the slots stays a small part of the pass
-    cdef double per_row = (<double>nnz / m if m > 0 else 0.0) + 1.0
-    cdef double target = <double>(CSR_CHUNK_BYTES // bytes_per_value)
-    if target < <double>CSR_SLOT_FACTOR * glen:
-        target = <double>CSR_SLOT_FACTOR * glen
-    cdef double per = target / per_row + 1.0
-    if per > 1e15:
-        per = 1e15
-    if per < CSR_MIN_CHUNK_ROWS:
-        per = CSR_MIN_CHUNK_ROWS
-    return <Py_ssize_t>per
-
-
-cdef inline double _csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t r0,
-                              Py_ssize_t r1, double *g, double *work,
-                              Py_ssize_t *bad) noexcept nogil:
-    if kind == 0:
-        return fg_csr_chunk_f64_i32(a, r0, r1, g, work, bad)
-    if kind == 1:
-        return fg_csr_chunk_f64_i64(a, r0, r1, g, work, bad)
-    if kind == 2:
-        return fg_csr_chunk_f32_i32(a, r0, r1, g, work, bad)
-    return fg_csr_chunk_f32_i64(a, r0, r1, g, work, bad)
-
-
-cdef inline int _one_csr_chunk(int kind, const fg_csr_args *a, Py_ssize_t c, Py_ssize_t s,
-                               Py_ssize_t per, Py_ssize_t nrows, Py_ssize_t glen,
-                               double *slots, double *sloss, Py_ssize_t *sbad,
-                               double *work) noexcept nogil:
-    """Chunk c (logical rows [c*per, min((c+1)*per, nrows))) into slot s; 1 if malformed."""
-    cdef Py_ssize_t r0 = c * per
-    cdef Py_ssize_t r1 = r0 + per
-    if r1 > nrows:
-        r1 = nrows
-    memset(slots + s * glen, 0, glen * sizeof(double))
-    sloss[s] = _csr_chunk(kind, a, r0, r1, slots + s * glen, work, &sbad[s])
-    return sbad[s] >= 0
 
 
 def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
@@ -750,7 +888,7 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     """``run`` for a CSR X (a ``fastgrad._sparse.CSR``): one pass over the stored
     values of the rows used; writes the gradient (or H v) into out, returns the loss.
 
-    Chunks of rows are fixed by the matrix (``csr_chunk_rows``), one accumulator
+    Chunks of rows are the plan's (``fastgrad._plan.csr_chunk_rows``), one accumulator
     slot per chunk, slots added in chunk order: bitwise identical for every
     n_threads.  A malformed row met on the way raises ValueError (out untouched).
     """
@@ -760,7 +898,6 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef fg_csr_args a
     cdef bint f32 = cnp.PyArray_TYPE(data) == cnp.NPY_FLOAT32
     cdef bint i64 = cnp.PyArray_ITEMSIZE(indices) == 8
-    cdef int kind = (2 if f32 else 0) + (1 if i64 else 0)
     cdef Py_ssize_t isz = 4 if f32 else 8
     cdef Py_ssize_t m = cnp.PyArray_DIM(indptr, 0) - 1
     cdef Py_ssize_t n = X.shape[1]
@@ -789,111 +926,34 @@ def run_csr(object X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     a.loss = LOSS_CODES[loss]
     a.power = power
 
-    cdef Py_ssize_t glen = n * k + k
-    cdef Py_ssize_t bpv = isz + cnp.PyArray_ITEMSIZE(indices)
-    cdef Py_ssize_t per = _csr_chunk_rows(m, a.nnz, glen, bpv)
-    cdef Py_ssize_t nchunks = (nrows + per - 1) // per
-    cdef Py_ssize_t wlen = <Py_ssize_t>fg_csr_work_size(&a)
-    cdef Py_ssize_t nslot = SLOT_BUDGET // glen
-    if nslot < MIN_SLOTS:
-        nslot = MIN_SLOTS
-    if nslot > nchunks:
-        nslot = nchunks
-    if nslot < 1:
-        nslot = 1
-    cdef double chunk_bytes = (<double>a.nnz / m if m > 0 else 0.0) * bpv * per
-    cdef Py_ssize_t check_every = <Py_ssize_t>(CHECK_BYTES / (chunk_bytes + 1.0)) + 1
-    cdef int nt = n_threads
-    if nt > nchunks:
-        nt = <int>nchunks
-    if nt < 1:
-        nt = 1
-    cdef int ntr = n_threads if glen >= CSR_PAR_REDUCE else 1
-    cdef Py_ssize_t c, c0, c1, s, i, bad_row = -1
-    cdef int tid
-    cdef double total_loss = 0.0, si
-    cdef int stop_flag = 0
-    cdef int *stop = &stop_flag
-    cdef double *sloss = NULL
-    cdef double *acc = NULL
-    cdef double *slots = NULL
-    cdef double *work = NULL
-    cdef Py_ssize_t *sbad = NULL
+    cdef PlanKey key
+    cdef PlanVal pv
+    memset(&key, 0, sizeof(PlanKey))
+    key.csr = 1
+    key.nrows = nrows
+    key.n = n
+    key.k = k
+    key.m = m
+    key.nnz = a.nnz
+    key.isz = <int>isz
+    key.idx = <int>cnp.PyArray_ITEMSIZE(indices)
+    key.loss = a.loss
+    key.mode = _mode(a.hess, a.want_grad)
+    key.rows = rp != NULL
+    _get_plan(&key, &pv)
+    a.path = pv.path
 
-    # one allocation: acc | sloss | slots | per-thread work | sbad
-    cdef double *mem = <double *>malloc((glen + 1 + nslot + nslot * glen + nt * wlen)
-                                        * sizeof(double) + nslot * sizeof(Py_ssize_t))
-    if mem == NULL:
-        raise MemoryError("fastgrad: cannot allocate the per-chunk accumulators")
-    acc = mem
-    sloss = acc + glen + 1
-    slots = sloss + nslot
-    work = slots + nslot * glen
-    sbad = <Py_ssize_t *>(work + nt * wlen)
-    memset(acc, 0, glen * sizeof(double))
-    try:
-        c0 = 0
-        while c0 < nchunks and not stop[0]:
-            c1 = c0 + nslot
-            if c1 > nchunks:
-                c1 = nchunks
-            with nogil:
-                for s in range(c1 - c0):
-                    sbad[s] = -1
-                if nt > 1:
-                    for c in prange(c0, c1, num_threads=nt, schedule='dynamic', chunksize=1):
-                        if not stop[0]:
-                            tid = threadid()
-                            s = c - c0
-                            if _one_csr_chunk(kind, &a, c, s, per, nrows, glen, slots,
-                                              sloss, sbad, work + tid * wlen):
-                                stop[0] = STOP_MALFORMED
-                            if tid == 0 and (s + 1) % check_every == 0:
-                                with gil:
-                                    if PyErr_CheckSignals() != 0:
-                                        stop[0] = STOP_SIGNAL
-                else:
-                    for c in range(c0, c1):
-                        s = c - c0
-                        if _one_csr_chunk(kind, &a, c, s, per, nrows, glen, slots, sloss,
-                                          sbad, work):
-                            stop[0] = STOP_MALFORMED
-                            break
-                        if (s + 1) % check_every == 0 and c + 1 < c1:
-                            with gil:
-                                if PyErr_CheckSignals() != 0:
-                                    stop[0] = STOP_SIGNAL
-                                    break
-                # fixed-order reduction: chunk order, whatever thread ran it
-                if not stop[0]:
-                    for c in range(c0, c1):
-                        total_loss += sloss[c - c0]
-                    if ntr > 1:
-                        for i in prange(glen, num_threads=ntr, schedule='static'):
-                            si = acc[i]
-                            for c in range(c1 - c0):
-                                si = si + slots[c * glen + i]
-                            acc[i] = si
-                    else:
-                        for c in range(c0, c1):
-                            s = c - c0
-                            for i in range(glen):
-                                acc[i] += slots[s * glen + i]
-            if stop[0] == STOP_MALFORMED:
-                for s in range(c1 - c0):
-                    if sbad[s] >= 0:
-                        bad_row = sbad[s]
-                        break
-            c0 = c1
-            if c0 < nchunks and not stop[0]:
-                if PyErr_CheckSignals() != 0:
-                    stop[0] = STOP_SIGNAL
-        if stop[0] == STOP_MALFORMED:
-            from ._sparse import malformed_error
-            raise malformed_error(X, rows, bad_row)
-        if stop[0]:
-            raise_pending()
-        return _finish(f32, acc, total_loss, n, k, fit_intercept, hess,
-                       want_grad, l2, denom, cdata, vdata, out)
-    finally:
-        free(mem)
+    cdef chunk_fn fn
+    if f32:
+        fn = _chunk_csr_f32_i64 if i64 else _chunk_csr_f32_i32
+    else:
+        fn = _chunk_csr_f64_i64 if i64 else _chunk_csr_f64_i32
+    cdef Py_ssize_t bad_row = -1
+    cdef double value = _drive_chunks(fn, &a, nrows, &pv, n_threads,
+                                      <Py_ssize_t>fg_csr_work_size(&a), f32, n, k,
+                                      fit_intercept, hess, want_grad, l2, denom, cdata,
+                                      vdata, out, &bad_row)
+    if bad_row >= 0:
+        from ._sparse import malformed_error
+        raise malformed_error(X, rows, bad_row)
+    return value

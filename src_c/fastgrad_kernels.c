@@ -27,27 +27,7 @@ double fg_sigmoid(double z)
 /* the multinomial (softmax) step for one row */
 #include "fg_multinomial.h"
 
-/* ---- sizes --------------------------------------------------------------- */
-ptrdiff_t fg_col_block(ptrdiff_t n, ptrdiff_t k, int itemsize)
-{
-    /* rows per block of an F-ordered X (n columns): long column segments
-     * (256 to 2048 rows, and a block of at most about 4 MiB, so its second
-     * sweep reads it from L2 or L3).  Blocks sized for L2 alone were shorter
-     * (32 rows for n = 1000) and slower: with 4-row-long column segments the
-     * hardware prefetcher never gets going, and the per-segment overhead
-     * dominates (C harness, 40,000 x 1000: 32 rows 3.0x a gemv read, 512
-     * rows 1.8x; 500,000 x 100: 320 rows 1.48x, 1024 rows 1.52x-1.53x, all
-     * without software prefetch, which only lost). */
-    ptrdiff_t b = (ptrdiff_t)(4 << 20) / ((n > 0 ? n : 1) * itemsize);
-    ptrdiff_t cap = (ptrdiff_t)(256 * 1024) / ((k > 0 ? k : 1) * 8);
-    if (b > 2048) b = 2048;
-    if (b < 256) b = 256;
-    if (b > cap) b = cap;
-    b &= ~(ptrdiff_t)7;
-    if (b < 16) b = 16;
-    return b;
-}
-
+/* ---- sizes ------------------------------------------------------------- */
 size_t fg_work_size(const fg_args *a)
 {
     /* row path: 4 gathered rows + z, t, y, w, d, lb (max(k, 4) each), the
@@ -55,11 +35,11 @@ size_t fg_work_size(const fg_args *a)
      * and 4 gathered segments */
     size_t kk = a->k > 4 ? (size_t)a->k : 4;
     size_t row = 4 * (size_t)a->n + 6 * kk + 32 + 64 + 12 * 64 + 16;  /* + blocks of 64 */
-    /* the column path only for the X that fg_chunk sends there (its test):
-     * otherwise small problems would carry its L2-sized blocks (80 KiB at
-     * n = 32) and need a malloc instead of the caller's stack buffer */
-    size_t col = (a->sr == 1 && a->sc != 1 && a->n > 1)
-                     ? (3 * (size_t)a->k + 7) * (size_t)a->block + 2 * kk : 0;
+    /* the column path only when the plan chose it: otherwise small problems
+     * would carry its L2-sized blocks (80 KiB at n = 32) and need a malloc
+     * instead of the caller's stack buffer */
+    size_t col = a->path == FG_PATH_COLS
+                     ? (3 * (size_t)a->k + 7) * (size_t)a->block_rows + 2 * kk : 0;
     if (a->loss == FG_MULTINOMIAL) {
         /* the multinomial row path: padded copies of coef, v and the gradient
          * (n x kp each), padded intercepts, 5 row buffers of 4 x kp, doubles to
@@ -71,8 +51,12 @@ size_t fg_work_size(const fg_args *a)
     return (row > col ? row : col) + 16;
 }
 
-/* 0: loss and gradient, 1: loss only, 2: Hessian-vector product */
-FG_INLINE int fg_mode(const fg_args *a) { return a->hess ? 2 : (a->want_grad ? 0 : 1); }
+/* FG_MODE_GRAD (0): loss and gradient, FG_MODE_VALUE (1): loss only,
+ * FG_MODE_HESSP (2): Hessian-vector product */
+FG_INLINE int fg_mode(const fg_args *a)
+{
+    return a->hess ? FG_MODE_HESSP : (a->want_grad ? FG_MODE_GRAD : FG_MODE_VALUE);
+}
 
 /* The paths fg_chunk dispatches to are functions of their own, each compiled
  * for every target of FG_CLONES: one function holding them all took GCC
@@ -143,6 +127,8 @@ int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows)
 #undef FG_Y01_LOOP
 
 /* ---- what was compiled, what runs ---------------------------------------- */
+int fg_have_vector_paths(void) { return FG_HAVE_VECEXT; }
+
 const char *fg_simd_paths(void)
 {
 #if FG_HAVE_CLONES

@@ -22,6 +22,31 @@ enum { FG_SQUARED = 0, FG_LOGISTIC = 1, FG_MULTINOMIAL = 2,
        /* the log-link losses (fg_pointwise.h); tweedie with power p, p not 1 or 2 */
        FG_POISSON = 3, FG_GAMMA = 4, FG_TWEEDIE = 5 };
 
+/* The kernel paths.  fastgrad/_plan.py chooses one per call (class Path, the
+ * same numbers) from the shape, layout, dtype, loss, mode and the machine's
+ * caches; fg_chunk and fg_csr_chunk only switch on it. */
+enum fg_path {
+    FG_PATH_ROWS = 0,         /* rows_k1: one output, blocks of block_rows rows */
+    FG_PATH_ROWS_STREAM = 1,  /* rows_k1 with a->stream set: X comes from memory */
+    FG_PATH_ROWS_VEC = 2,     /* rows_vec: n in {4, 8, 12, 16}, g in registers */
+    FG_PATH_ROWS_MULTI = 3,   /* rows_kn: several outputs, one row at a time */
+    FG_PATH_COLS = 4,         /* cols: column panels of block_rows rows */
+    FG_PATH_COLS_SMALL = 5,   /* cols_small: F-ordered, n <= 8, one output */
+    FG_PATH_MULTINOMIAL = 6,  /* rows_mn: softmax, 4 rows per step */
+    FG_PATH_CSR_ROWS = 7,     /* csr_k1_rows: CSR, one output, rows= given */
+    FG_PATH_CSR_FLAT = 8,     /* csr_k1_flat: CSR, one output, consecutive rows */
+    FG_PATH_CSR_MULTI = 9     /* csr_kn: CSR, several outputs or multinomial */
+};
+
+/* a->stream: how the row paths treat rows that come from memory */
+enum {
+    FG_STREAM_PREFETCH = 1,   /* prefetch the rows 8 ahead */
+    FG_STREAM_SEQ = 2         /* dot products row after row (X read front to back) */
+};
+
+/* the modes of a call (fg_mode) */
+enum { FG_MODE_GRAD = 0, FG_MODE_VALUE = 1, FG_MODE_HESSP = 2 };
+
 typedef struct {
     const void *X;          /* element (i, f) at X + i*sr + f*sc (elements) */
     ptrdiff_t sr, sc;       /* strides in elements, any sign */
@@ -41,15 +66,14 @@ typedef struct {
     int loss;               /* FG_SQUARED, ..., FG_TWEEDIE (the enum above) */
     int hess;               /* 1: Hessian-vector product instead of gradient */
     int want_grad;          /* 0: loss only (no axpy) */
-    ptrdiff_t block;        /* rows per block on the column path */
+    int path;               /* enum fg_path (the plan's) */
+    int stream;             /* FG_STREAM_* flags (the plan's) */
+    ptrdiff_t block_rows;   /* rows per block (the plan's; row paths: at most FG_BR) */
     double power;           /* FG_TWEEDIE's power p (not 1, 2 or in (0, 1)); else unused */
 } fg_args;
 
 /* Doubles of scratch one call of fg_chunk_* needs. */
 size_t fg_work_size(const fg_args *a);
-
-/* Rows per block for the column path (fixed by n, k and the dtype size). */
-ptrdiff_t fg_col_block(ptrdiff_t n, ptrdiff_t k, int itemsize);
 
 /*
  * Adds rows [r0, r1) into g (n*k doubles for coef, then k for the intercept);
@@ -64,6 +88,10 @@ double fg_chunk_f32(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 /* 1 when every y of rows [0, nrows) (a->rows[0 .. nrows) when given) lies in
  * [0, 1], else 0 (NaN counts as outside); f32: y is float, else double. */
 int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows);
+
+/* 1 when the paths written with vector extensions (rows_vec, cols_small,
+ * multinomial) are compiled in (GCC or Clang), else 0. */
+int fg_have_vector_paths(void);
 
 /* Names of the SIMD paths compiled in, and the one this CPU runs. */
 const char *fg_simd_paths(void);

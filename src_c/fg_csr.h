@@ -47,6 +47,7 @@ typedef struct {
     int loss;               /* FG_SQUARED, ..., FG_TWEEDIE (fastgrad_kernels.h) */
     int hess;               /* 1: Hessian-vector product instead of gradient */
     int want_grad;          /* 0: loss only (no scatter) */
+    int path;               /* FG_PATH_CSR_* (fastgrad_kernels.h), the plan's */
     double power;           /* FG_TWEEDIE's power p; else unused */
 } fg_csr_args;
 

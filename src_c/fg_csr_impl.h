@@ -535,11 +535,13 @@ double FN(fg_csr_chunk)(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1, double
 {
     *bad = -1;
     if (r1 <= r0) return 0.0;
-    if (a->k == 1 && a->loss != FG_MULTINOMIAL) {
-        if (a->rows) return FN(csr_k1_rows)(a, r0, r1, g, bad);
-        return FN(csr_k1_flat)(a, r0, r1, g, work, bad);
+    /* the plan's path (fastgrad/_plan.py): csr_k1_rows for one output with
+     * rows=, csr_k1_flat for one output over consecutive rows, csr_kn else */
+    switch (a->path) {
+    case FG_PATH_CSR_ROWS: return FN(csr_k1_rows)(a, r0, r1, g, bad);
+    case FG_PATH_CSR_FLAT: return FN(csr_k1_flat)(a, r0, r1, g, work, bad);
+    default: return FN(csr_kn)(a, r0, r1, g, work, bad);
     }
-    return FN(csr_kn)(a, r0, r1, g, work, bad);
 }
 
 #undef FN

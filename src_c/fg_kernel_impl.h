@@ -9,7 +9,7 @@
  * still in L1.  For chunks that come from memory with rows of 16 values to
  * 2 KiB, the dot products run row after row instead (X read front to back),
  * and the squared loss takes four rows at a time, their dots, then their axpy.
- * Column path (F-ordered X): a block of 256 to 2048 rows (fg_col_block) that
+ * Column path (F-ordered X): a block of 256 to 2048 rows (the plan's) that
  * stays in L2 or L3; z for the block eight columns at a time (four with
  * rows=, and for hessp of the logistic loss on float X), the pointwise
  * step over the block, then g[f] += X_b[:, f] . d four columns at a time,
@@ -18,8 +18,13 @@
  * rows, 4 rows of a column per vector, the gradient in registers.
  */
 #ifndef FG_BR
-#define FG_BR 64    /* most rows in a block of the row paths */
+/* the capacity of the row paths' block buffers: the plan's block_rows for
+ * them (fastgrad/_plan.py, MAX_BLOCK_ROWS) is at most this */
+#define FG_BR 64
 #endif
+/* the plan's rows per block of a row path, within the buffers, a multiple of 4 */
+#define FG_BLOCK_ROWS(a) \
+    ((a)->block_rows < 4 ? 4 : ((a)->block_rows > FG_BR ? FG_BR : (a)->block_rows & ~(ptrdiff_t)3))
 #define FG_CAT2(a, b) a##b
 #define FG_CAT(a, b) FG_CAT2(a, b)
 #define FN(name) FG_CAT(name, SFX)
@@ -264,40 +269,27 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     const double b = a->icpt ? (double)((const T *)a->icpt)[0] : 0.0;
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
     const int mode = fg_mode(a), loss = a->loss;
-    const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2 || fg_hess_needs_y(loss);
+    const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
+    const int need_y = mode != FG_MODE_HESSP || fg_hess_needs_y(loss);
     T *buf = (T *)work;
     double *z = work + 4 * n, *t = z + 4, *yb = t + 4, *wb = yb + 4, *d = wb + 4;
     double *lb = d + 4;
     double acc = 0.0, gi = 0.0;
     ptrdiff_t i = r0;
     if (a->sc == 1) {
-        /* blocks of up to FG_BR rows (about 16 KiB of X): z for the block, the
+        /* blocks of block_rows rows (the plan's: about half of L1d): z for the block, the
          * pointwise step over the whole block (independent iterations that
          * pipeline, instead of a chain of exp/log latencies every 4 rows),
          * then the axpys while the block's rows are still in L1 */
         double *zB = lb + 4, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
         double *dB = wB + FG_BR, *lB = dB + FG_BR;
-        ptrdiff_t BR = (ptrdiff_t)(16384 / ((n > 0 ? n : 1) * (ptrdiff_t)sizeof(T))) & ~(ptrdiff_t)3;
-        BR = BR < 4 ? 4 : (BR > FG_BR ? FG_BR : BR);
-        /* prefetching pays only when the rows come from memory: not for a
-         * chunk small enough to be in cache (the training-loop case), and
-         * not for long rows, which the hardware prefetcher streams by itself
-         * and where 8 rows ahead pulls 32 KiB per step through L1 (side by
-         * side, 40,000 x 1000 C squared: 1.27-1.39x one read without, 1.56-
-         * 1.64x with; 500,000 x 100: 1.05-1.16x with, 1.26-1.29x without) */
-        const int pf = (r1 - r0) * n * (ptrdiff_t)sizeof(T) >= ((ptrdiff_t)1 << 18) &&
-                       n * (ptrdiff_t)sizeof(T) <= 2048;
-        /* rows of 16 values to 2 KiB: the dot products row after row, so that
-         * X is read front to back; dot4's four interleaved short runs (rows
-         * 4 n apart) left the hardware prefetcher behind (C harness, 500,000
-         * x 100: 4 rows interleaved 29.8 ms, row after row 26.0 ms, a plain
-         * sum of X 21.1 ms; longer rows stream well either way and keep dot4,
-         * which loads coef once for 4 rows; so do chunks already in cache,
-         * the training-loop case: 64 x 32 took twice the instructions row
-         * after row) */
-        const int seq = n >= 16 && n * (ptrdiff_t)sizeof(T) <= 2048 &&
-                        (r1 - r0) * n * (ptrdiff_t)sizeof(T) >= ((ptrdiff_t)1 << 18);
+        const ptrdiff_t BR = FG_BLOCK_ROWS(a);
+        /* the plan's (fastgrad/_plan.py, stream_flags, which gives the
+         * measurements): prefetch the rows 8 ahead when they come from memory
+         * and are short enough; the dot products row after row (X read front
+         * to back) for rows of 16 values and more */
+        const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
+        const int seq = (a->stream & FG_STREAM_SEQ) != 0;
 #if FG_HAVE_VECEXT
         if (seq && loss == FG_SQUARED) {
             /* the squared loss from memory: four rows at a time, their dots,
@@ -327,7 +319,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                             FG_PREFETCH(nx + o);
                     }
                     const double wi = wt ? (double)wt[r * ws] : 1.0;
-                    if (mode == 2) {
+                    if (mode == FG_MODE_HESSP) {
                         double tq;
                         FN(dot1v)(p, v, NULL, n, &tq, NULL);
                         tq += vb;
@@ -336,7 +328,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                         double zq;
                         FN(dot1v)(p, coef, NULL, n, &zq, NULL);
                         const double rq = (zq + b) - (double)y[r * ys];
-                        if (mode == 1) {
+                        if (mode == FG_MODE_VALUE) {
                             acc += wt ? 0.5 * rq * rq * wi : 0.5 * rq * rq;
                             continue;
                         }
@@ -344,7 +336,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                         acc += 0.5 * dq[u] * rq;
                     }
                 }
-                if (mode == 1) continue;
+                if (mode == FG_MODE_VALUE) continue;
                 gi += (dq[0] + dq[1]) + (dq[2] + dq[3]);
                 FN(axpy4)(g, pr[0], pr[1], pr[2], pr[3], dq, n);
             }
@@ -383,12 +375,12 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                         if (need_z) {
                             /* u = NULL spelled out: dot1v is inlined, and a
                              * constant NULL drops its second set of sums */
-                            if (mode == 2)
+                            if (mode == FG_MODE_HESSP)
                                 FN(dot1v)(pr[r], coef, v, n, zB + q + r, tB + q + r);
                             else
                                 FN(dot1v)(pr[r], coef, NULL, n, zB + q + r, NULL);
                             zB[q + r] += b;
-                            if (mode == 2) tB[q + r] += vb;
+                            if (mode == FG_MODE_HESSP) tB[q + r] += vb;
                         } else {
                             FN(dot1v)(pr[r], v, NULL, n, tB + q + r, NULL);
                             tB[q + r] += vb;
@@ -396,16 +388,16 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     }
                 } else
 #endif
-                if (need_z && mode == 2)
+                if (need_z && mode == FG_MODE_HESSP)
                     FN(dot4x2)(p0, p1, p2, p3, coef, v, n, b, vb, zB + q, tB + q);
                 else if (need_z)
                     FN(dot4)(p0, p1, p2, p3, coef, n, b, zB + q);
-                else if (mode == 2)
+                else if (mode == FG_MODE_HESSP)
                     FN(dot4)(p0, p1, p2, p3, v, n, vb, tB + q);
             }
             const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
             acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
-            if (mode != 1) {
+            if (mode != FG_MODE_VALUE) {
                 for (ptrdiff_t q = 0; q < nb; q += 4) {
                     const ptrdiff_t iq = i + q;
                     gi += (dB[q] + dB[q + 1]) + (dB[q + 2] + dB[q + 3]);
@@ -434,15 +426,15 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     FG_PREFETCH(nx + o);
             }
         }
-        if (need_z && mode == 2)
+        if (need_z && mode == FG_MODE_HESSP)
             FN(dot4x2)(p0, p1, p2, p3, coef, v, n, b, vb, z, t);
         else if (need_z)
             FN(dot4)(p0, p1, p2, p3, coef, n, b, z);
-        else if (mode == 2)
+        else if (mode == FG_MODE_HESSP)
             FN(dot4)(p0, p1, p2, p3, v, n, vb, t);
         const double *w = FN(gather_yw)(a, i, 4, 0, need_y, yb, wb);
         acc += pw_block(loss, a->power, mode, 4, z, t, yb, w, d, lb);
-        if (mode == 1) continue;
+        if (mode == FG_MODE_VALUE) continue;
         gi += (d[0] + d[1]) + (d[2] + d[3]);
         FN(axpy4)(g, p0, p1, p2, p3, d, n);
     }
@@ -451,11 +443,11 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
         for (ptrdiff_t q = 0; q < nb; q++) {
             const T *p = FN(row_ptr)(a, i + q, n, buf);
             z[q] = need_z ? FN(dot1)(p, coef, n) + b : 0.0;
-            t[q] = mode == 2 ? FN(dot1)(p, v, n) + vb : 0.0;
+            t[q] = mode == FG_MODE_HESSP ? FN(dot1)(p, v, n) + vb : 0.0;
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yb, wb);
         acc += pw_block(loss, a->power, mode, nb, z, t, yb, w, d, lb);
-        if (mode != 1) {
+        if (mode != FG_MODE_VALUE) {
             for (ptrdiff_t q = 0; q < nb; q++) {
                 const T *p = FN(row_ptr)(a, i + q, n, buf);
                 gi += d[q];
@@ -482,10 +474,11 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     const double b = a->icpt ? (double)((const T *)a->icpt)[0] : 0.0;
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
     const int mode = fg_mode(a), loss = a->loss;
-    const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2 || fg_hess_needs_y(loss);
-    /* blocks of up to FG_BR rows: z (and t) for the block, the pointwise step
-     * over the whole block, then g += d x from L1 */
+    const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
+    const int need_y = mode != FG_MODE_HESSP || fg_hess_needs_y(loss);
+    /* blocks of block_rows rows (the plan's): z (and t) for the block, the
+     * pointwise step over the whole block, then g += d x from L1 */
+    const ptrdiff_t BR = FG_BLOCK_ROWS(a);
     double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
     double *dB = wB + FG_BR, *lB = dB + FG_BR;
     fg_v4d c[4], cv[4], gv[4];
@@ -495,14 +488,15 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
         gv[q] = (fg_v4d){0, 0, 0, 0};
     }
     double acc = 0.0, gi = 0.0;
-    /* rows from memory (a chunk too big for cache): prefetch the next block
-     * while this one's dot products run, so that memory stays busy through
-     * the pointwise step (for the logistic loss ~30 instructions per row,
-     * during which the hardware prefetcher alone ran dry) */
-    const int pf = !rows && sr == n && (r1 - r0) * n * (ptrdiff_t)sizeof(T) >= ((ptrdiff_t)1 << 18);
+    /* rows from memory (the plan's flag, set for a C-contiguous X without
+     * rows= whose chunks do not fit in cache): prefetch the next block while
+     * this one's dot products run, so that memory stays busy through the
+     * pointwise step (for the logistic loss ~30 instructions per row, during
+     * which the hardware prefetcher alone ran dry) */
+    const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
     ptrdiff_t i = r0;
     while (i + 4 <= r1) {
-        const ptrdiff_t nb = (r1 - i < FG_BR) ? ((r1 - i) & ~(ptrdiff_t)3) : FG_BR;
+        const ptrdiff_t nb = (r1 - i < BR) ? ((r1 - i) & ~(ptrdiff_t)3) : BR;
         for (ptrdiff_t u = 0; u < nb; u += 4) {
             if (pf && i + nb + u + 4 <= r1) {
                 const char *nx = (const char *)(X + (i + nb + u) * sr);
@@ -516,7 +510,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
             }
             for (int pass = 0; pass < 2; pass++) {
                 if (pass == 0 && !need_z) continue;
-                if (pass == 1 && mode != 2) break;
+                if (pass == 1 && mode != FG_MODE_HESSP) break;
                 const fg_v4d *cc = pass == 0 ? c : cv;
                 fg_v4d sm[4];
                 for (int r = 0; r < 4; r++) {
@@ -530,7 +524,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
         acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
-        if (mode != 1) {
+        if (mode != FG_MODE_VALUE) {
             for (ptrdiff_t u = 0; u < nb; u += 4) {
                 const double *d = dB + u;
                 gi += (d[0] + d[1]) + (d[2] + d[3]);
@@ -707,7 +701,7 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     for (ptrdiff_t f = 0; f < n; f++)
         for (ptrdiff_t j = 0; j < kp; j++)
             cpd[f * kp + j] = j < k ? (double)coef[f * k + j] : 0.0;
-    if (mode == 2)
+    if (mode == FG_MODE_HESSP)
         for (ptrdiff_t f = 0; f < n; f++)
             for (ptrdiff_t j = 0; j < kp; j++)
                 vpd[f * kp + j] = j < k ? (double)v[f * k + j] : 0.0;
@@ -716,7 +710,7 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         vipd[j] = (j < k && vicpt) ? (double)vicpt[j] : 0.0;
         yb[j] = 0.0;
     }
-    if (mode != 1) memset(gpd, 0, (size_t)(n * kp) * sizeof(double));
+    if (mode != FG_MODE_VALUE) memset(gpd, 0, (size_t)(n * kp) * sizeof(double));
 
     const double *zd = (const double *)zb, *td = (const double *)tb;
     double *dd = (double *)db;
@@ -747,10 +741,10 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             }
         if (unit) {             /* rows contiguous: the stride a constant 1 */
             FN(mn_dots)(p, 1, cp, n, kv, zb);
-            if (mode == 2) FN(mn_dots)(p, 1, vp, n, kv, tb);
+            if (mode == FG_MODE_HESSP) FN(mn_dots)(p, 1, vp, n, kv, tb);
         } else {
             FN(mn_dots)(p, a->sc, cp, n, kv, zb);
-            if (mode == 2) FN(mn_dots)(p, a->sc, vp, n, kv, tb);
+            if (mode == FG_MODE_HESSP) FN(mn_dots)(p, a->sc, vp, n, kv, tb);
         }
         for (int r = 0; r < 4; r++) {
             double *dr = dd + r * kp;
@@ -761,7 +755,7 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             const ptrdiff_t row = rows ? rows[i + r] : i + r;
             const double wi = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
             ptrdiff_t lab = -1;
-            if (mode != 2) {
+            if (mode != FG_MODE_HESSP) {
                 if (a->lab) {
                     lab = a->lab[row * a->ls];
                 } else {
@@ -771,35 +765,41 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             }
             acc += pw_multi_pad(mode, k, kp, zd + r * kp, td + r * kp, yb, lab, wi, dr, eb);
         }
-        if (mode == 1) continue;
+        if (mode == FG_MODE_VALUE) continue;
         for (int r = 0; r < nr; r++)
             for (ptrdiff_t j = 0; j < k; j++) gi[j] += dd[r * kp + j];
         if (unit) FN(mn_axpys)(p, 1, db, n, kv, gp);
         else FN(mn_axpys)(p, a->sc, db, n, kv, gp);
     }
-    if (mode != 1)
+    if (mode != FG_MODE_VALUE)
         for (ptrdiff_t f = 0; f < n; f++)
             for (ptrdiff_t j = 0; j < k; j++) g[f * k + j] += gpd[f * kp + j];
     return acc;
 }
 #endif
 
-FG_PATH double FN(rows_k1_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
-                                 double *FG_RESTRICT g, double *work)
+/* the row path for one output (FG_PATH_ROWS, FG_PATH_ROWS_STREAM) */
+FG_PATH double FN(rows_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                            double *FG_RESTRICT g, double *work)
 {
-#if FG_HAVE_VECEXT
-    if (a->sc == 1) {
-        switch (a->n) {
-            case 4: return FN(rows_vec)(a, r0, r1, 1, g, work);
-            case 8: return FN(rows_vec)(a, r0, r1, 2, g, work);
-            case 12: return FN(rows_vec)(a, r0, r1, 3, g, work);
-            case 16: return FN(rows_vec)(a, r0, r1, 4, g, work);
-            default: break;
-        }
-    }
-#endif
     return FN(rows_k1)(a, r0, r1, a->n, g, work);
 }
+
+#if FG_HAVE_VECEXT
+/* FG_PATH_ROWS_VEC: the plan takes it only for contiguous rows (a->sc == 1)
+ * of n = 4, 8, 12 or 16; n a constant in each call, so g stays in registers */
+FG_PATH double FN(rows_vec_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                                double *FG_RESTRICT g, double *work)
+{
+    switch (a->n) {
+        case 4: return FN(rows_vec)(a, r0, r1, 1, g, work);
+        case 8: return FN(rows_vec)(a, r0, r1, 2, g, work);
+        case 12: return FN(rows_vec)(a, r0, r1, 3, g, work);
+        case 16: return FN(rows_vec)(a, r0, r1, 4, g, work);
+        default: return FN(rows_any)(a, r0, r1, g, work);
+    }
+}
+#endif
 
 /* ---- row path: several outputs, one row at a time ----------------------- */
 FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
@@ -810,7 +810,7 @@ FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const T *v = (const T *)a->v;
     const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
     const int mode = fg_mode(a), loss = a->loss;
-    const int need_z = mode != 2 || loss != FG_SQUARED;
+    const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
     T *buf = (T *)work;
     double *z = work + 4 * n, *t = z + k, *yb = t + k, *wb = yb + k, *d = wb + k;
     double *lb = d + k;
@@ -829,7 +829,7 @@ FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 #pragma omp simd
                 for (ptrdiff_t j = 0; j < k; j++) z[j] += x * (double)cf[j];
             }
-            if (mode == 2) {
+            if (mode == FG_MODE_HESSP) {
                 const T *vf = v + f * k;
 #pragma omp simd
                 for (ptrdiff_t j = 0; j < k; j++) t[j] += x * (double)vf[j];
@@ -839,7 +839,7 @@ FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         double wi = a->w ? (double)((const T *)a->w)[r * a->ws] : 1.0;
         if (loss == FG_MULTINOMIAL) {
             ptrdiff_t lab = -1;
-            if (mode != 2) {
+            if (mode != FG_MODE_HESSP) {
                 if (a->lab) {
                     lab = a->lab[r * a->ls];
                 } else {
@@ -854,13 +854,13 @@ FG_PATH double FN(rows_kn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 for (ptrdiff_t j = 0; j < k; j++) wb[j] = wi;
                 w = wb;
             }
-            if (mode != 2 || fg_hess_needs_y(loss)) {
+            if (mode != FG_MODE_HESSP || fg_hess_needs_y(loss)) {
                 const T *y = (const T *)a->y + r * a->ys0;
                 for (ptrdiff_t j = 0; j < k; j++) yb[j] = (double)y[j * a->ys1];
             }
             acc += pw_block(loss, a->power, mode, k, z, t, yb, w, d, lb);
         }
-        if (mode == 1) continue;
+        if (mode == FG_MODE_VALUE) continue;
         for (ptrdiff_t j = 0; j < k; j++) gi[j] += d[j];
         for (ptrdiff_t f = 0; f < n; f++) {
             double x = (double)p[f];
@@ -1003,7 +1003,7 @@ FG_INLINE void FN(col_matvec)(const fg_args *a, const T *c, const T *c0, ptrdiff
                               ptrdiff_t b0, ptrdiff_t nb, double *FG_RESTRICT z,
                               T *FG_RESTRICT xb)
 {
-    const ptrdiff_t n = a->n, k = a->k, B = a->block;
+    const ptrdiff_t n = a->n, k = a->k, B = a->block_rows;
     double init = c0 ? (double)c0[j] : 0.0;
     for (ptrdiff_t b = 0; b < nb; b++) z[b] = init;
     ptrdiff_t f = FN(col_sweep8)(a, c, NULL, j, b0, nb, z, NULL);
@@ -1063,7 +1063,7 @@ FG_INLINE void FN(col_matvec2)(const fg_args *a, const T *c, const T *c0, const 
                                double *FG_RESTRICT z, double *FG_RESTRICT t,
                                T *FG_RESTRICT xb)
 {
-    const ptrdiff_t n = a->n, k = a->k, B = a->block;
+    const ptrdiff_t n = a->n, k = a->k, B = a->block_rows;
     const double zi = c0 ? (double)c0[j] : 0.0, ti = u0 ? (double)u0[j] : 0.0;
     for (ptrdiff_t b = 0; b < nb; b++) {
         z[b] = zi;
@@ -1091,13 +1091,13 @@ FG_INLINE void FN(col_matvec2)(const fg_args *a, const T *c, const T *c0, const 
 FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                           double *FG_RESTRICT g, double *work)
 {
-    const ptrdiff_t n = a->n, k = a->k, B = a->block;
+    const ptrdiff_t n = a->n, k = a->k, B = a->block_rows;
     const T *coef = (const T *)a->coef;
     const T *v = (const T *)a->v;
     const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
     const int mode = fg_mode(a), loss = a->loss;
-    const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2 || fg_hess_needs_y(loss);
+    const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
+    const int need_y = mode != FG_MODE_HESSP || fg_hess_needs_y(loss);
     double *z = work, *t = z + k * B, *d = t + k * B, *yb = d + k * B, *wb = yb + B;
     double *lb = wb + B;
     T *xb = (T *)(lb + B);  /* 4 gathered column segments (rows given) */
@@ -1106,11 +1106,11 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     for (ptrdiff_t b0 = r0; b0 < r1; b0 += B) {
         const ptrdiff_t nb = (r1 - b0 < B) ? r1 - b0 : B;
         for (ptrdiff_t j = 0; j < k; j++) {
-            if (need_z && mode == 2)
+            if (need_z && mode == FG_MODE_HESSP)
                 FN(col_matvec2)(a, coef, icpt, v, vicpt, j, b0, nb, z + j * B, t + j * B, xb);
             else if (need_z)
                 FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
-            else if (mode == 2)
+            else if (mode == FG_MODE_HESSP)
                 FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
         }
         if (loss == FG_MULTINOMIAL) {
@@ -1121,7 +1121,7 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 const ptrdiff_t r = a->rows ? a->rows[b0 + b] : b0 + b;
                 const double wi = wT ? (double)wT[r * a->ws] : 1.0;
                 ptrdiff_t lab = -1;
-                if (mode != 2) {
+                if (mode != FG_MODE_HESSP) {
                     if (a->lab) {
                         lab = a->lab[r * a->ls];
                     } else {
@@ -1137,7 +1137,7 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 acc += pw_block(loss, a->power, mode, nb, z + j * B, t + j * B, yb, w, d + j * B, lb);
             }
         }
-        if (mode == 1) continue;
+        if (mode == FG_MODE_VALUE) continue;
         for (ptrdiff_t j = 0; j < k; j++) {
             double s = 0.0;
             const double *dj = d + j * B;
@@ -1147,7 +1147,7 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         /* g[f, j] += X_b[:, f] . d[:, j], four columns at a time: four
          * independent sums (one sum alone waits on its own additions) and
          * each d loaded once for four columns (software prefetch of the
-         * next block only lost, see fg_col_block) */
+         * next block only lost, see fastgrad/_plan.py COL_PANEL_BYTES) */
         ptrdiff_t f = 0;
         for (; f + 4 <= n; f += 4) {
             const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
@@ -1218,10 +1218,11 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const double b = a->icpt ? (double)((const T *)a->icpt)[0] : 0.0;
     const double vb = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
     const int mode = fg_mode(a), loss = a->loss;
-    const int need_z = mode != 2 || loss != FG_SQUARED;
-    const int need_y = mode != 2 || fg_hess_needs_y(loss);
+    const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
+    const int need_y = mode != FG_MODE_HESSP || fg_hess_needs_y(loss);
     double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
     double *dB = wB + FG_BR, *lB = dB + FG_BR;
+    const ptrdiff_t BR = FG_BLOCK_ROWS(a);
     fg_v4d G[8], C[8], V[8];
     double gt[8];
     for (int f = 0; f < N; f++) {
@@ -1233,14 +1234,14 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     }
     double acc = 0.0, gi = 0.0;
     for (ptrdiff_t i = r0; i < r1;) {
-        const ptrdiff_t nb = r1 - i < FG_BR ? r1 - i : FG_BR, nb4 = nb & ~(ptrdiff_t)3;
+        const ptrdiff_t nb = r1 - i < BR ? r1 - i : BR, nb4 = nb & ~(ptrdiff_t)3;
         const T *xi = X + i;
         for (ptrdiff_t q = 0; q < nb4; q += 4) {
             fg_v4d zv = {b, b, b, b}, tv = {vb, vb, vb, vb};
             for (int f = 0; f < N; f++) {
                 const fg_v4d xv = FN(load4)(xi + f * sc + q);
                 if (need_z) zv += xv * C[f];
-                if (mode == 2) tv += xv * V[f];
+                if (mode == FG_MODE_HESSP) tv += xv * V[f];
             }
             memcpy(zB + q, &zv, sizeof zv);
             memcpy(tB + q, &tv, sizeof tv);
@@ -1257,7 +1258,7 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
         acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
-        if (mode != 1) {
+        if (mode != FG_MODE_VALUE) {
             for (ptrdiff_t q = 0; q < nb4; q += 4) {
                 fg_v4d dv;
                 memcpy(&dv, dB + q, sizeof dv);
@@ -1291,29 +1292,30 @@ FG_PATH double FN(cols_small)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 }
 #endif
 
+/* The path is the plan's (fastgrad/_plan.py, which says when each is taken
+ * and why); a path written with vector extensions is never planned when they
+ * are not compiled in (fg_have_vector_paths), and falls back to its portable
+ * equivalent here only as a safety net. */
 FG_CLONES
 double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, double *work)
 {
     if (r1 <= r0) return 0.0;
+    switch (a->path) {
 #if FG_HAVE_VECEXT
-    /* multinomial: the row path for every layout (an F-ordered X is read in
-     * place, 4 rows at a time, with its column stride: the 2 n K FMAs per row
-     * dwarf the strided loads) */
-    if (a->loss == FG_MULTINOMIAL)
-        return FN(rows_mn)(a, r0, r1, g, work);
+    case FG_PATH_MULTINOMIAL: return FN(rows_mn)(a, r0, r1, g, work);
+    case FG_PATH_COLS_SMALL: return FN(cols_small)(a, r0, r1, g, work);
+    case FG_PATH_ROWS_VEC: return FN(rows_vec_any)(a, r0, r1, g, work);
+#else
+    case FG_PATH_MULTINOMIAL: return FN(rows_kn)(a, r0, r1, g, work);
+    case FG_PATH_COLS_SMALL: return FN(cols)(a, r0, r1, g, work);
+    case FG_PATH_ROWS_VEC: return FN(rows_any)(a, r0, r1, g, work);
 #endif
-#if FG_HAVE_VECEXT
-    /* F-ordered, n <= 8, one output: 4-row vectors per column (cols_small) */
-    if (a->sr == 1 && a->sc != 1 && a->n > 1 && a->n <= 8 && a->k == 1 && !a->rows)
-        return FN(cols_small)(a, r0, r1, g, work);
-#endif
-    if (a->sr == 1 && a->sc != 1 && a->n > 1)
-        return FN(cols)(a, r0, r1, g, work);
-    if (a->loss == FG_MULTINOMIAL)
-        return FN(rows_kn)(a, r0, r1, g, work);
-    if (a->k == 1)
-        return FN(rows_k1_any)(a, r0, r1, g, work);
-    return FN(rows_kn)(a, r0, r1, g, work);
+    case FG_PATH_COLS: return FN(cols)(a, r0, r1, g, work);
+    case FG_PATH_ROWS_MULTI: return FN(rows_kn)(a, r0, r1, g, work);
+    case FG_PATH_ROWS:
+    case FG_PATH_ROWS_STREAM:
+    default: return FN(rows_any)(a, r0, r1, g, work);
+    }
 }
 
 #undef FN

@@ -1,4 +1,4 @@
-"""Ctrl-C during a long call (issue 7.2).
+"""Ctrl-C during a long call (issue 7.2; CSR X: issue 18).
 
 A child process starts a call over a zero-stride X of 2**32 rows x 8 columns
 (3.4e10 elements, tens of seconds of work, 64 bytes of memory), printing
@@ -91,3 +91,70 @@ def test_sigint_interrupts_long_call(backend, api, nt):
     r = float(x @ coef) - 0.25
     assert L == pytest.approx(0.5 * r * r, rel=1e-12)
     np.testing.assert_allclose(g, x * r, rtol=1e-12, atol=1e-15)
+
+
+# A long CSR call: multinomial hessp with K = 300 (one call ~1.5 s on one core;
+# without checks inside the call the interrupt came 1.3 s after SIGINT).  The
+# child lowers the plan's check cadence (fastgrad._plan.CHECK_BYTES) to 64 KiB
+# so that the test is about the chunk driver's checks, not about how the plan
+# weighs the work of a chunk: the CSR call runs through the same driver as the
+# dense ones and must stop as quickly.
+CHILD_CSR = r"""
+import sys, time
+import numpy as np
+import scipy.sparse as sp
+import fastgrad, fastgrad._plan
+fastgrad._plan.CHECK_BYTES = 1 << 16
+
+nt = int(sys.argv[1])
+m, n, K, per_row = 400_000, 200, 300, 30      # one call: about 1.5 s on one core
+rng = np.random.default_rng(0)
+indptr = np.arange(0, (m + 1) * per_row, per_row, dtype=np.int64)
+X = sp.csr_matrix((rng.standard_normal(m * per_row), rng.integers(0, n, m * per_row),
+                   indptr), shape=(m, n))
+y = rng.integers(0, K, m)
+coef = 0.01 * rng.standard_normal((n, K))
+run = lambda: fastgrad.hessp(X, y, coef, coef, loss="multinomial", n_threads=nt)
+print("started", flush=True)
+t0 = time.monotonic()
+try:
+    run()
+    print("finished %.3f" % (time.monotonic() - t0), flush=True)
+except KeyboardInterrupt:
+    print("interrupted %.3f" % (time.monotonic() - t0), flush=True)
+# still usable: the same call on a few rows, against the NumPy backend
+r = np.arange(50)
+a = fastgrad.value_and_grad(X, y, coef, loss="multinomial", rows=r, n_threads=nt)
+b = fastgrad.value_and_grad(X, y, coef, loss="multinomial", rows=r, backend="numpy")
+print("after %r" % bool(abs(a[0] - b[0]) < 1e-12 and np.allclose(a[1], b[1], atol=1e-14)),
+      flush=True)
+"""
+
+
+@pytest.mark.parametrize("nt", [1, 2])
+def test_sigint_interrupts_long_csr_call(nt):
+    skip_if_no_native("native")
+    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    with subprocess.Popen([sys.executable, "-c", CHILD_CSR, str(nt)], cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as proc:
+        try:
+            line = proc.stdout.readline()
+            assert line.strip() == "started", (line, proc.stderr.read())
+            time.sleep(0.3)                       # the call is under way
+            t_sent = time.monotonic()
+            proc.send_signal(signal.SIGINT)
+            line = proc.stdout.readline()
+            elapsed = time.monotonic() - t_sent
+            assert line.startswith("interrupted"), (line, proc.stderr.read())
+            print(f"CSR multinomial hessp n_threads={nt}: KeyboardInterrupt {elapsed:.3f} s "
+                  "after SIGINT")
+            assert elapsed < BOUND, f"KeyboardInterrupt after {elapsed:.3f} s (bound {BOUND} s)"
+            out = proc.stdout.read()
+            err = proc.stderr.read()
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert out.strip() == "after True", (out, err)

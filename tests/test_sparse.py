@@ -346,11 +346,11 @@ def big_csr():
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_bitwise_identical_over_n_threads(dtype, loss, k, n, big_csr):
     skip_if_no_native("native")
-    from fastgrad import _native
+    from fastgrad import _plan
     X = big_csr(dtype, n)
     m = X.shape[0]
     glen = (n + 1) * (1 if k is None else k)
-    per = _native.csr_chunk_rows(m, X.nnz, glen, X.data.itemsize + 4)
+    per = _plan.csr_chunk_rows(m, X.nnz, glen, X.data.itemsize + 4)
     assert (m + per - 1) // per >= 3, "the test needs several chunks"
     y, coef, w = problem(m, n, k, loss, True, True, dtype, seed=13)
     coef *= 0.3

@@ -1,0 +1,495 @@
+"""The kernel plan: how a call runs, decided in one place.
+
+From (shape, dtype, layout or CSR, loss, op, keywords) and the machine (cache
+sizes and the ISA clone that runs, read once at import) the plan names the
+kernel path, its tile (``block_rows``, ``block_cols``), the rows per chunk
+(the unit of the threads and of the deterministic reduction) and the thread
+count.  The compiled core runs what it is given: ``fg_chunk`` and
+``fg_csr_chunk`` switch on the path, the row paths read their block size and
+streaming flags from the plan, and ``_native.pyx`` cuts the rows into the
+plan's chunks.  ``fastgrad.explain`` prints a plan; ``show_config`` the machine.
+
+Every threshold and block size is below with its reason.  Those that were tuned
+to a cache are derived from the cache sizes read at import, in proportions that
+give back the numbers measured on the machines where they were tuned (an AMD
+EPYC with 32 KiB L1d, 1 MiB L2, 32 MiB L3: see README, "Kernel paths").
+
+The plan is a pure function of its arguments and of the machine; the result of
+a call never depends on it beyond rounding, and for a given machine it does not
+depend on the thread count (chunks are cut by shape only), so results are
+bitwise identical for every ``n_threads``.
+"""
+import enum
+import functools
+import glob
+import os
+import platform
+
+# ---------------------------------------------------------------------------
+# The machine, read once
+# ---------------------------------------------------------------------------
+
+#: used when neither os.sysconf nor sysfs gives a size: the caches of the
+#: machines the constants were measured on (so the plan then behaves as tuned)
+DEFAULT_CACHES = {"L1d": 32 << 10, "L2": 1 << 20, "L3": 32 << 20}
+
+_SYSCONF = {"L1d": "SC_LEVEL1_DCACHE_SIZE", "L2": "SC_LEVEL2_CACHE_SIZE",
+            "L3": "SC_LEVEL3_CACHE_SIZE"}
+
+
+def _parse_size(text):
+    """'32K', '1024K', '32M', '1048576' -> bytes (None when unreadable)."""
+    text = text.strip().upper()
+    mult = 1
+    if text.endswith("K"):
+        mult, text = 1 << 10, text[:-1]
+    elif text.endswith("M"):
+        mult, text = 1 << 20, text[:-1]
+    elif text.endswith("G"):
+        mult, text = 1 << 30, text[:-1]
+    try:
+        v = int(text) * mult
+    except ValueError:
+        return None
+    return v if v > 0 else None
+
+
+def read_caches(sysfs="/sys/devices/system/cpu/cpu0/cache"):
+    """{level: (bytes, source)} for L1d, L2, L3: os.sysconf, else sysfs, else
+    DEFAULT_CACHES (the source says which)."""
+    out = {}
+    for level, name in _SYSCONF.items():
+        try:
+            v = os.sysconf(name)
+        except (ValueError, OSError, AttributeError):
+            v = -1
+        if v and v > 0:
+            out[level] = (int(v), f"os.sysconf({name})")
+    for d in sorted(glob.glob(os.path.join(sysfs, "index*"))):
+        try:
+            with open(os.path.join(d, "level")) as f:
+                lvl = int(f.read())
+            with open(os.path.join(d, "type")) as f:
+                typ = f.read().strip()
+            with open(os.path.join(d, "size")) as f:
+                size = _parse_size(f.read())
+        except (OSError, ValueError):
+            continue
+        key = {1: "L1d", 2: "L2", 3: "L3"}.get(lvl)
+        if key is None or size is None or typ not in ("Data", "Unified"):
+            continue
+        if key not in out:
+            out[key] = (size, os.path.join(d, "size"))
+    for level, size in DEFAULT_CACHES.items():
+        if level not in out:
+            out[level] = (size, "default (not readable on this system)")
+    return out
+
+
+def read_cpu_model():
+    """The CPU's model name: /proc/cpuinfo, else platform."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith(("model name", "cpu model", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+CACHES = read_caches()
+L1D, L2, L3 = (CACHES[k][0] for k in ("L1d", "L2", "L3"))
+CPU_MODEL = read_cpu_model()
+
+
+def _native():
+    from . import _backends
+    return _backends._native
+
+
+def _isa():
+    """The ISA of the clone that runs: "avx512", "avx2" or "baseline"."""
+    nat = _native()
+    if nat is None:
+        return None
+    sel = nat.simd_selected()
+    if "AVX-512" in sel:
+        return "avx512"
+    if "AVX2" in sel:
+        return "avx2"
+    return "baseline"
+
+
+@functools.lru_cache(maxsize=None)
+def _vector_paths():
+    """The paths written with vector extensions are compiled in."""
+    nat = _native()
+    return bool(nat is not None and nat.have_vector_paths())
+
+
+# ---------------------------------------------------------------------------
+# The paths
+# ---------------------------------------------------------------------------
+
+class Path(enum.IntEnum):
+    """The kernel paths; the numbers are fastgrad_kernels.h's enum fg_path."""
+    ROWS = 0            # one output, blocks of rows (about half of L1d), 4 rows a step
+    ROWS_STREAM = 1     # the same, rows from memory: prefetch ahead, row-after-row dots
+    ROWS_VEC = 2        # one output, n in {4, 8, 12, 16}, contiguous rows: g in registers
+    ROWS_MULTI = 3      # several outputs (y of shape (m, k)): one row at a time
+    COLS = 4            # F-ordered: panels of block_rows rows, 8 (or 4) columns a sweep
+    COLS_SMALL = 5      # F-ordered, 2 <= n <= 8, one output, no rows=: gradient in registers
+    MULTINOMIAL = 6     # softmax: 4 rows a step, coef in padded double tiles, any layout
+    CSR_ROWS = 7        # CSR, one output, rows=: blocks of up to 8 rows
+    CSR_FLAT = 8        # CSR, one output, consecutive rows: flat spans of values
+    CSR_MULTI = 9       # CSR, several outputs or multinomial: one row at a time
+    NUMPY = 10          # the NumPy backend (not a compiled path)
+
+    @property
+    def label(self):
+        return self.name.lower()
+
+
+#: mode codes of the C (fastgrad_kernels.h: FG_MODE_GRAD, _VALUE, _HESSP)
+class Mode(enum.IntEnum):
+    GRAD = 0
+    VALUE = 1
+    HESSP = 2
+
+
+class Loss(enum.IntEnum):
+    """fastgrad_kernels.h's loss codes."""
+    SQUARED = 0
+    LOGISTIC = 1
+    MULTINOMIAL = 2
+    POISSON = 3
+    GAMMA = 4
+    TWEEDIE = 5
+
+
+#: op name of explain -> the mode of the C
+OPS = {"value_and_grad": Mode.GRAD, "grad": Mode.GRAD, "value": Mode.VALUE,
+       "hessp": Mode.HESSP}
+
+# streaming flags of the row paths (fastgrad_kernels.h: FG_STREAM_*)
+STREAM_PREFETCH = 1
+STREAM_SEQ = 2
+
+# ---------------------------------------------------------------------------
+# Thresholds and block sizes, each with its reason
+# ---------------------------------------------------------------------------
+
+#: bytes of X per chunk: the unit handed to a thread and of the fixed-order
+#: reduction.  Large enough that zeroing and adding a chunk's accumulator slot
+#: (n k doubles) and handing it out stay a small part of its pass; small enough
+#: that 64 MiB of X still makes 16 chunks to balance over the threads.  Not a
+#: cache size (a chunk streams through the caches, its blocks are the tiles).
+CHUNK_BYTES = 4 << 20
+#: at least this many rows per chunk (tiny rows: the slot still dominates)
+MIN_CHUNK_ROWS = 64
+#: the driver checks for signals (Ctrl-C) after about this many bytes of X:
+#: 128 MiB, tens of milliseconds at memory speed, so a KeyboardInterrupt comes
+#: well within half a second, and the check (taking the GIL) costs nothing
+CHECK_BYTES = 1 << 27
+
+#: the row paths' blocks: rows whose X fills about half of L1d, so a block is
+#: still in L1 when its axpy reads it again after the pointwise step (the other
+#: half holds coef, g and the block's z, d); 16 KiB on a 32 KiB L1d
+ROW_BLOCK_BYTES = L1D // 2
+#: the capacity of the row paths' block buffers (fg_kernel_impl.h, FG_BR)
+MAX_BLOCK_ROWS = 64
+
+#: a chunk at least this big is taken to come from memory: the row paths then
+#: prefetch and read rows front to back.  Below it, X is likely still in cache
+#: from the previous call (a training loop on a small problem), where those
+#: only add instructions (64 x 32: twice the instructions row after row).
+#: A quarter of L2: 256 KiB on a 1 MiB L2, the value measured on it.
+STREAM_BYTES = L2 // 4
+#: rows longer than this are not prefetched nor read row after row: the
+#: hardware prefetcher streams long rows by itself, and 8 rows ahead of 4 in
+#: use must fit in L1d with room to spare (sixteen rows per L1d).  Side by side,
+#: 40,000 x 1000 C squared: 1.27-1.39x one read without, 1.56-1.64x with;
+#: 500,000 x 100: 1.05-1.16x with, 1.26-1.29x without.  2 KiB on a 32 KiB L1d.
+STREAM_MAX_ROW_BYTES = L1D // 16
+#: the row-after-row dots from this many features on (shorter rows: dot4's
+#: four rows at once load coef once for four rows and are as fast).  C harness,
+#: 500,000 x 100: 4 rows interleaved 29.8 ms, row after row 26.0 ms, a plain
+#: sum of X 21.1 ms.
+SEQ_MIN_FEATURES = 16
+
+#: the column path's panel: rows of an F-ordered X whose n columns take about
+#: an eighth of L3 (4 MiB of a 32 MiB L3), so the panel's second sweep (g +=
+#: X_b^T d) reads it from L2 or L3, never memory.  Panels sized for L2 alone
+#: were shorter (32 rows at n = 1000) and slower: with 4-row column segments
+#: the prefetcher never gets going (C harness, 40,000 x 1000: 32 rows 3.0x a
+#: gemv read, 512 rows 1.8x)
+COL_PANEL_BYTES = L3 // 8
+#: 256 to 2048 rows: shorter column segments starve the hardware prefetcher,
+#: longer ones gained nothing (500,000 x 100: 320 rows 1.48x, 1024 rows
+#: 1.52-1.53x a read); not a cache size
+COL_MIN_ROWS, COL_MAX_ROWS = 256, 2048
+#: the panel's z, t, d (k doubles a row each) stay within a quarter of L2
+#: (256 KiB on a 1 MiB L2) so the pointwise step runs from L2
+COL_WORK_BYTES = L2 // 4
+#: column sweeps: 8 columns at once (8 accumulating streams, one load of z
+#: per 8 columns); 4 with rows= (gathered segments) and for the hessp of a
+#: non-squared loss on float32 X (two products per value: register pressure)
+COL_SWEEP, COL_SWEEP_NARROW = 8, 4
+#: cols_small: F-ordered with at most this many columns keeps one vector of
+#: gradient per column in registers (8 of the 16/32 vector registers)
+COLS_SMALL_MAX_N = 8
+#: rows_vec: row lengths whose gradient fits in NV = n / 4 vector registers
+ROWS_VEC_N = (4, 8, 12, 16)
+
+#: CSR chunks: about this many bytes of values and indices, and at least
+#: CSR_SLOT_FACTOR values per accumulator entry so that zeroing and reducing
+#: the slots stays a small part of the pass (as CHUNK_BYTES)
+CSR_CHUNK_BYTES = 4 << 20
+CSR_SLOT_FACTOR = 8
+CSR_MIN_CHUNK_ROWS = 16
+#: accumulators at least this long (n k + k doubles, 128 KiB) are reduced by
+#: all the threads, each a range of entries (a long serial reduction of many
+#: slots was a visible part of wide sparse problems); each entry still adds
+#: the slots in chunk order, so the result is the same bit for bit
+PAR_REDUCE = 1 << 14
+
+
+def _layout(sr, sc, n):
+    """'C' (rows contiguous and packed), 'rows' (rows contiguous, spaced),
+    'F' (columns contiguous, n > 1) or 'strided' (neither: rows gathered).
+    sr, sc: strides of X in elements."""
+    if sc == 1:
+        return "C" if sr == n else "rows"
+    if sr == 1 and n > 1:
+        return "F"
+    return "strided"
+
+
+_LAYOUT_WORDS = {"C": "C-ordered", "rows": "row-contiguous (strided rows)",
+                 "F": "F-ordered", "strided": "strided (rows gathered)"}
+
+
+class Plan:
+    """How one call runs (what explain reports, and what the core is given)."""
+    __slots__ = ("backend", "path", "isa", "block_rows", "block_cols", "chunk_rows",
+                 "n_chunks", "n_threads", "stream", "par_reduce", "check_chunks", "why")
+
+    def __init__(self, backend, path, isa, block_rows, block_cols, chunk_rows, n_chunks,
+                 n_threads, stream, par_reduce, why, check_chunks=1):
+        self.check_chunks = check_chunks
+        self.backend, self.path, self.isa = backend, path, isa
+        self.block_rows, self.block_cols = block_rows, block_cols
+        self.chunk_rows, self.n_chunks, self.n_threads = chunk_rows, n_chunks, n_threads
+        self.stream, self.par_reduce, self.why = stream, par_reduce, why
+
+    def as_dict(self):
+        return {"backend": self.backend, "path": self.path.label, "isa": self.isa,
+                "block_rows": self.block_rows, "block_cols": self.block_cols,
+                "n_threads": self.n_threads, "reason": self.why}
+
+    def __repr__(self):
+        return f"Plan({self.as_dict()!r})"
+
+
+def _round_up(x, q):
+    return -(-x // q) * q
+
+
+def _chunks(nrows, rowbytes, tile):
+    """(rows per chunk, number of chunks): CHUNK_BYTES of X, a multiple of the tile."""
+    per = max(CHUNK_BYTES // max(rowbytes, 1), MIN_CHUNK_ROWS)
+    per = _round_up(per, max(tile, 1))
+    return per, -(-nrows // per)
+
+
+def row_block(rowbytes):
+    """Rows per block of the row paths: ROW_BLOCK_BYTES of X, 4 to MAX_BLOCK_ROWS,
+    a multiple of 4 (the row paths take 4 rows a step)."""
+    b = (ROW_BLOCK_BYTES // max(rowbytes, 1)) & ~3
+    return min(max(b, 4), MAX_BLOCK_ROWS)
+
+
+def col_block(n, k, itemsize):
+    """Rows per panel of the column path (see COL_PANEL_BYTES)."""
+    b = COL_PANEL_BYTES // (max(n, 1) * itemsize)
+    b = min(max(b, COL_MIN_ROWS), COL_MAX_ROWS)
+    b = min(b, COL_WORK_BYTES // (max(k, 1) * 8))
+    return max(b & ~7, 16)
+
+
+def stream_flags(first_chunk_bytes, rowbytes, n, layout, rows):
+    """FG_STREAM_* flags of the one-output row paths (see STREAM_BYTES and
+    STREAM_MAX_ROW_BYTES, SEQ_MIN_FEATURES)."""
+    if layout not in ("C", "rows") or first_chunk_bytes < STREAM_BYTES:
+        return 0
+    if rowbytes > STREAM_MAX_ROW_BYTES:
+        return 0
+    return STREAM_PREFETCH | (STREAM_SEQ if n >= SEQ_MIN_FEATURES else 0)
+
+
+def _check_chunks(chunk_bytes, k, mode):
+    """Chunks between two checks for signals (see CHECK_BYTES).  The bytes are
+    weighted by the work a value costs beyond a read: k products per value for
+    k outputs (twice that for hessp), four of them about as long as the read
+    (CSR multinomial, K = 300, hessp: 1.3 s between checks unweighted)."""
+    weight = max(1.0, k * (2 if mode == Mode.HESSP else 1) / 4.0)
+    return int(CHECK_BYTES // (chunk_bytes * weight + 1.0)) + 1
+
+
+def _threads(n_threads, n_chunks):
+    """Never more threads than chunks (a thread without a chunk only waits)."""
+    return max(1, min(int(n_threads), n_chunks))
+
+
+def _chunk_words(nchunks, per, nrows, nt):
+    if nchunks <= 1:
+        return f"; one chunk of {nrows} rows, one thread"
+    return f"; {nchunks} chunks of {per} rows, {nt} thread{'s' if nt != 1 else ''}"
+
+
+def _mb(x):
+    return f"{x / (1 << 20):g} MiB" if x >= 1 << 20 else f"{x >> 10} KiB"
+
+
+@functools.lru_cache(maxsize=1024)
+def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
+    """The plan of a dense call.
+
+    nrows: rows the call uses (len(rows) with rows=); n, k: features and
+    outputs (classes); itemsize 4 or 8; sr, sc: X's strides in elements;
+    loss: Loss; mode: Mode; rows: rows= given; n_threads: the resolved count.
+    """
+    loss, mode = Loss(loss), Mode(mode)
+    layout = _layout(sr, sc, n)
+    rowbytes = n * itemsize
+    dt = "float32" if itemsize == 4 else "float64"
+    vec = _vector_paths()
+    where = f"{_LAYOUT_WORDS[layout]} {dt} X of {n} features"
+    stream = 0
+    block_cols = None
+    if loss == Loss.MULTINOMIAL and vec:
+        path, block_rows = Path.MULTINOMIAL, 4
+        why = (f"{where}, multinomial with {k} classes: 4 rows a step, whatever the layout "
+               f"(the 2 n K multiply-adds a row dwarf strided loads)")
+    elif layout == "F":
+        if vec and n <= COLS_SMALL_MAX_N and k == 1 and not rows:
+            path, block_rows = Path.COLS_SMALL, row_block(rowbytes)
+            why = (f"{where} (at most {COLS_SMALL_MAX_N}), one output: blocks of rows, "
+                   f"4 rows of a column per vector, the gradient in registers")
+        else:
+            path, block_rows = Path.COLS, col_block(n, k, itemsize)
+            narrow = rows or (itemsize == 4 and mode == Mode.HESSP and loss != Loss.SQUARED)
+            block_cols = COL_SWEEP_NARROW if narrow else COL_SWEEP
+            why = (f"{where}: column panels of {block_rows} rows (about L3/8 = "
+                   f"{_mb(COL_PANEL_BYTES)} of X, 256 to 2048 rows, z within L2/4 = "
+                   f"{_mb(COL_WORK_BYTES)}), swept {block_cols} columns at a time")
+    elif loss == Loss.MULTINOMIAL or k > 1:
+        path, block_rows = Path.ROWS_MULTI, 1
+        why = f"{where}, {k} outputs: one row at a time, all outputs per row"
+    else:
+        block_rows = row_block(rowbytes)
+        per, _ = _chunks(nrows, rowbytes, block_rows)
+        first = min(per, nrows) * rowbytes
+        if vec and sc == 1 and n in ROWS_VEC_N:
+            path = Path.ROWS_VEC
+            stream = STREAM_PREFETCH if (layout == "C" and not rows
+                                         and first >= STREAM_BYTES) else 0
+            why = (f"{where} (4, 8, 12 or 16): 4 rows a step with the gradient in "
+                   f"registers, blocks of {block_rows} rows (L1d/2 = {_mb(ROW_BLOCK_BYTES)})"
+                   + (", the next block prefetched (chunks of at least L2/4 = "
+                      f"{_mb(STREAM_BYTES)} come from memory)" if stream else ""))
+        else:
+            stream = stream_flags(first, rowbytes, n, layout, rows) if sc == 1 else 0
+            path = Path.ROWS_STREAM if stream else Path.ROWS
+            if stream:
+                why = (f"{where}: chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from "
+                       f"memory and rows of at most L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} are "
+                       "prefetched 8 ahead"
+                       + (", the dot products row after row" if stream & STREAM_SEQ else "")
+                       + f"; blocks of {block_rows} rows (L1d/2)")
+            else:
+                cause = ("rows gathered into a buffer" if sc != 1 else
+                         f"rows longer than L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} stream by "
+                         "themselves" if rowbytes > STREAM_MAX_ROW_BYTES else
+                         f"chunks under L2/4 = {_mb(STREAM_BYTES)} are likely in cache")
+                why = (f"{where}: blocks of {block_rows} rows (L1d/2 = "
+                       f"{_mb(ROW_BLOCK_BYTES)}), 4 rows a step; {cause}")
+    per, nchunks = _chunks(nrows, rowbytes, block_rows)
+    nt = _threads(n_threads, nchunks)
+    par = n * k + k >= PAR_REDUCE
+    why += (_chunk_words(nchunks, per, nrows, nt)
+            + (", slots reduced by all threads" if par and nt > 1 else "") + ".")
+    return Plan("native", path, _isa(), block_rows, block_cols, per, nchunks, nt, stream,
+                par, why, _check_chunks(per * rowbytes, k, mode))
+
+
+def csr_chunk_rows(m, nnz, glen, bytes_per_value):
+    """Rows per chunk of a CSR X: CSR_CHUNK_BYTES of values and indices, at least
+    CSR_SLOT_FACTOR values per accumulator entry; by the matrix and coef only."""
+    per_row = (nnz / m if m > 0 else 0.0) + 1.0
+    target = float(CSR_CHUNK_BYTES // bytes_per_value)
+    target = max(target, float(CSR_SLOT_FACTOR * glen))
+    per = min(target / per_row + 1.0, 1e15)
+    return int(max(per, CSR_MIN_CHUNK_ROWS))
+
+
+@functools.lru_cache(maxsize=1024)
+def plan_csr(nrows, m, nnz, n, k, itemsize, index_itemsize, loss, mode, rows, n_threads):
+    """The plan of a CSR call (nrows: rows used; m, nnz: the matrix's)."""
+    loss, mode = Loss(loss), Mode(mode)
+    dt = "float32" if itemsize == 4 else "float64"
+    where = f"CSR {dt} X ({nnz} stored values, int{8 * index_itemsize} indices)"
+    if k == 1 and loss != Loss.MULTINOMIAL:
+        if rows:
+            path, block_rows = Path.CSR_ROWS, 8
+            why = f"{where}, one output, rows=: blocks of up to 8 rows of about 2048 values"
+        else:
+            path, block_rows = Path.CSR_FLAT, 64
+            why = (f"{where}, one output, consecutive rows: blocks of up to 64 rows as one "
+                   "flat span of values (gather, pointwise step, scatter)")
+    else:
+        path, block_rows = Path.CSR_MULTI, 1
+        why = f"{where}, {k} outputs: one row at a time"
+    glen = n * k + k
+    per = csr_chunk_rows(m, nnz, glen, itemsize + index_itemsize)
+    nchunks = -(-nrows // per)
+    nt = _threads(n_threads, nchunks)
+    par = glen >= PAR_REDUCE
+    why += (_chunk_words(nchunks, per, nrows, nt)
+            + (", slots reduced by all threads" if par and nt > 1 else "") + ".")
+    chunk_bytes = (nnz / m if m > 0 else 0.0) * (itemsize + index_itemsize) * per
+    return Plan("native", path, _isa(), block_rows, None, per, nchunks, nt, 0, par, why,
+                _check_chunks(chunk_bytes, k, mode))
+
+
+def plan_numpy(loss, k, csr):
+    why = ("NumPy backend: X @ coef, the pointwise step and X.T @ d as whole-array "
+           "operations (BLAS's own threads); fastgrad runs no threads of its own.")
+    return Plan("numpy", Path.NUMPY, None, None, None, None, 1, 1, 0, False, why)
+
+
+def native_fields(csr, nrows, n, k, itemsize, sr, sc, m, nnz, index_itemsize, loss, mode,
+                  rows):
+    """What _native.pyx's plan cache stores: (path, stream, block_rows,
+    chunk_rows, n_chunks, par_reduce, check_chunks); the thread count is capped
+    per call at n_chunks (the thread count never changes the chunks)."""
+    if csr:
+        p = plan_csr(nrows, m, nnz, n, k, itemsize, index_itemsize, loss, mode, rows, 1)
+    else:
+        p = plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, 1)
+    return (int(p.path), p.stream, p.block_rows, p.chunk_rows, p.n_chunks,
+            1 if p.par_reduce else 0, p.check_chunks)
+
+
+def machine():
+    """The facts the plan uses about this machine (for show_config)."""
+    nat = _native()
+    return {
+        "cpu model": CPU_MODEL,
+        "isa clones compiled": (nat.simd_paths() if nat is not None else None),
+        "isa selected": _isa(),
+        "L1d": CACHES["L1d"][0], "L1d from": CACHES["L1d"][1],
+        "L2": CACHES["L2"][0], "L2 from": CACHES["L2"][1],
+        "L3": CACHES["L3"][0], "L3 from": CACHES["L3"][1],
+    }

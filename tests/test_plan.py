@@ -1,0 +1,429 @@
+"""The kernel plan: explain's answers, its errors, and every path's results.
+
+The expected paths are the README's table ("Kernel paths"), stated here from
+the shape and the cache sizes the plan reads (fastgrad._plan's thresholds),
+not copied from explain's output; every path's results are compared with the
+independent references of conftest / test_multinomial and with the NumPy
+backend, and checked bitwise identical across n_threads.
+"""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import fastgrad
+from conftest import (DTYPE_IDS, DTYPES, NATIVE_AVAILABLE, as_layout, assert_matches_ref,
+                      assert_grad_matches, make_problem, reference, reference_hessp,
+                      rtol_for, skip_if_no_native)
+from test_errors import CASES, HESSP_CASES, _arrays, _base, _out_cases, _same, _snap
+from test_multinomial import make_mn, mn_reference
+
+pytestmark = pytest.mark.skipif(not NATIVE_AVAILABLE, reason="needs the compiled core")
+
+KEYS = {"backend", "path", "isa", "block_rows", "block_cols", "n_threads", "reason"}
+PATHS = {"rows", "rows_stream", "rows_vec", "rows_multi", "cols", "cols_small", "multinomial",
+         "csr_rows", "csr_flat", "csr_multi"}
+
+
+def _plan():
+    from fastgrad import _plan
+    return _plan
+
+
+def _big(m, n, dtype, order="C"):
+    """An X that is never read (explain computes nothing): np.empty commits no memory."""
+    return np.empty((m, n), dtype=dtype, order=order)
+
+
+def _explain(X, k=None, **kw):
+    m, n = X.shape
+    y = np.zeros(m if k is None else (m, k), dtype=X.dtype)
+    coef = np.zeros(n if k is None else (n, k), dtype=X.dtype)
+    return fastgrad.explain(X, y, coef, backend="native", **kw)
+
+
+def _row_path(m, n, itemsize, contiguous=True):
+    """The README's rule for one-output C-ordered X: rows_vec for 4, 8, 12 or 16
+    features; rows_stream when a chunk of X is at least L2/4 and its rows at most
+    L1d/16; else rows."""
+    P = _plan()
+    if not contiguous:
+        return "rows"
+    if n in (4, 8, 12, 16):
+        return "rows_vec"
+    first_chunk = min(m * n * itemsize, P.CHUNK_BYTES)       # bytes of X in a chunk
+    if first_chunk >= P.L2 // 4 and n * itemsize <= P.L1D // 16:
+        return "rows_stream"
+    return "rows"
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("m,n", [(64, 32), (500_000, 100), (40_000, 1000), (4_000_000, 8),
+                                 (1000, 16), (100_000, 5)])
+def test_explain_dense_c(dtype, m, n):
+    d = _explain(_big(m, n, dtype))
+    assert set(d) == KEYS
+    assert d["backend"] == "native"
+    assert d["isa"] in ("avx512", "avx2", "baseline")
+    assert d["path"] == _row_path(m, n, np.dtype(dtype).itemsize)
+    assert d["block_cols"] is None
+    assert 4 <= d["block_rows"] <= 64 and d["block_rows"] % 4 == 0
+    assert isinstance(d["reason"], str) and d["reason"].endswith(".")
+    assert 1 <= d["n_threads"] <= fastgrad.show_config("dicts")["default n_threads"]
+    if m * n * np.dtype(dtype).itemsize <= 1 << 20:     # one chunk: one thread
+        assert d["n_threads"] == 1
+
+
+def test_explain_64x32_is_in_cache_one_thread():
+    """The training-loop size: the row path without streaming, one chunk, one thread."""
+    for dtype in DTYPES:
+        d = _explain(_big(64, 32, dtype), n_threads=2)
+        assert d["path"] == "rows" and d["n_threads"] == 1
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("m,n", [(500_000, 100), (40_000, 1000), (4_000_000, 8), (1000, 3),
+                                 (1000, 9)])
+def test_explain_dense_f(dtype, m, n):
+    d = _explain(_big(m, n, dtype, "F"))
+    if n <= 8:
+        assert d["path"] == "cols_small"
+        assert d["block_cols"] is None
+    else:
+        assert d["path"] == "cols"
+        assert 16 <= d["block_rows"] <= 2048 and d["block_rows"] % 8 == 0
+        assert d["block_cols"] == 8
+        # the panel's X within about L3/8 (or the 256-row floor)
+        P = _plan()
+        assert d["block_rows"] * n * np.dtype(dtype).itemsize <= max(
+            P.L3 // 8, 256 * n * np.dtype(dtype).itemsize)
+
+
+def test_explain_f_with_rows_and_several_outputs():
+    X = _big(10_000, 5, np.float64, "F")
+    assert _explain(X)["path"] == "cols_small"
+    d = _explain(X, rows=np.arange(100))
+    assert d["path"] == "cols" and d["block_cols"] == 4        # gathered segments
+    assert _explain(X, k=3)["path"] == "cols"
+
+
+@pytest.mark.parametrize("layout", ["strided", "negstride"])
+def test_explain_strided_rows_gathered(layout):
+    X = as_layout(np.zeros((300, 20)), layout)
+    assert _explain(X)["path"] == "rows"
+
+
+def test_explain_rows_and_outputs():
+    X = _big(500_000, 100, np.float64)
+    assert _explain(X, rows=np.arange(0, 500_000, 3))["path"] == "rows_stream"
+    assert _explain(X, rows=np.arange(10))["path"] == "rows"      # 10 rows: in cache
+    assert _explain(X, k=3)["path"] == "rows_multi"
+    assert _explain(_big(1000, 8, np.float32), rows=np.arange(5))["path"] == "rows_vec"
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_explain_multinomial(order, dtype):
+    X = _big(500_000, 100, dtype, order)
+    for K in (3, 10, 32):
+        d = fastgrad.explain(X, np.zeros(500_000, dtype=np.intp), np.zeros((100, K), dtype),
+                             loss="multinomial")
+        assert d["path"] == "multinomial" and d["block_rows"] == 4
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_explain_csr(dtype):
+    X = sp.random(2000, 300, density=0.05, format="csr", dtype=dtype, random_state=0)
+    y = np.zeros(2000, dtype)
+    c = np.zeros(300, dtype)
+    assert fastgrad.explain(X, y, c)["path"] == "csr_flat"
+    assert fastgrad.explain(X, y, c, rows=np.arange(7))["path"] == "csr_rows"
+    assert fastgrad.explain(X, np.zeros((2000, 2), dtype), np.zeros((300, 2), dtype),
+                            op="hessp", v=np.zeros((300, 2), dtype))["path"] == "csr_multi"
+    assert fastgrad.explain(X, np.zeros(2000, np.intp), np.zeros((300, 3), dtype),
+                            loss="multinomial")["path"] == "csr_multi"
+
+
+def test_explain_numpy_backend():
+    X = np.zeros((50, 4))
+    d = fastgrad.explain(X, np.zeros(50), np.zeros(4), backend="numpy")
+    assert set(d) == KEYS
+    assert (d["backend"], d["path"], d["isa"], d["block_rows"], d["block_cols"]) == (
+        "numpy", "numpy", None, None, None)
+
+
+def test_explain_n_threads():
+    X = _big(2_000_000, 10, np.float64)          # 160 MB: many chunks
+    for nt in (1, 2, 3, 7):
+        assert _explain(X, n_threads=nt)["n_threads"] == nt
+    assert _explain(_big(100, 10, np.float64), n_threads=7)["n_threads"] == 1
+
+
+def test_explain_is_deterministic_and_computes_nothing():
+    X, y, coef, w = make_problem(300, 12, loss="logistic", weights=True, seed=3)
+    out = np.full(12, -3.0)
+    copies = _snap([X, y, coef, w, out])
+    kw = dict(loss="logistic", sample_weight=w, out=out, l2=0.1)
+    first = fastgrad.explain(X, y, coef, **kw)
+    for _ in range(3):
+        assert fastgrad.explain(X, y, coef, **kw) == first
+    fastgrad.value_and_grad(X, y, coef, **{**kw, "out": None})
+    assert fastgrad.explain(X, y, coef, **kw) == first
+    _same([X, y, coef, w, out], copies)             # out not written either
+
+
+def test_explain_bad_op_and_v():
+    X, y, coef, _ = make_problem(20, 4)
+    with pytest.raises(ValueError, match="op"):
+        fastgrad.explain(X, y, coef, op="hess")
+    with pytest.raises(TypeError, match=r"\bv\b"):
+        fastgrad.explain(X, y, coef, v=coef)
+    with pytest.raises(TypeError):
+        fastgrad.explain(X, y, coef, not_a_keyword=1)
+
+
+# ---- explain raises exactly the call's errors (API.md's error table) ----
+
+def _pairs():
+    pairs = [(c, op) for c in CASES for op in ("value_and_grad", "grad", "hessp")]
+    pairs += [(c, "hessp") for c in HESSP_CASES]
+    return pairs
+
+
+@pytest.mark.parametrize("backend", ["native", "numpy"])
+@pytest.mark.parametrize("case,op", _pairs(), ids=[f"{c[0]}-{o}" for c, o in _pairs()])
+def test_explain_raises_the_calls_error(backend, case, op):
+    cid, build, exc, pattern, _ = case
+    s = build(_base())
+    kw = dict(s["kw"])
+    kw.setdefault("backend", backend)
+    out = np.full((4,), -7.0)
+    arrs = _arrays(s, out)
+    copies = _snap(arrs)
+    args = [s["X"], s["y"], s["coef"]] + ([s["v"]] if op == "hessp" else [])
+    with pytest.raises(exc, match=pattern) as call_err:
+        getattr(fastgrad, op)(*args, out=out, **kw)
+    with pytest.raises(exc, match=pattern) as explain_err:
+        fastgrad.explain(s["X"], s["y"], s["coef"], op=op,
+                         v=s["v"] if op == "hessp" else None, out=out, **kw)
+    assert str(explain_err.value) == str(call_err.value)
+    _same(arrs, copies)
+
+
+@pytest.mark.parametrize("which", range(6))
+def test_explain_raises_on_bad_out(which):
+    s = _base()
+    _, out, pattern = _out_cases(s["coef"])[which]
+    with pytest.raises(ValueError, match=pattern):
+        fastgrad.explain(s["X"], s["y"], s["coef"], out=out, **s["kw"])
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda y: np.where(y == 0, 4, y), r"class label 4 is outside \[0, 4\)"),
+    (lambda y: y + 0.5, "integer class labels"),
+])
+def test_explain_raises_on_bad_labels(bad, match):
+    X, y, coef, _ = make_mn(30, 3, 4, seed=20)
+    with pytest.raises(ValueError, match=match):
+        fastgrad.explain(X, bad(y), coef, loss="multinomial")
+
+
+def test_explain_raises_on_bad_probabilities():
+    X, y, coef, _ = make_mn(30, 3, 4, proba=True, seed=21)
+    y = y.copy()
+    y[3] *= 1.1
+    with pytest.raises(ValueError) as call_err:
+        fastgrad.value_and_grad(X, y, coef, loss="multinomial")
+    with pytest.raises(ValueError) as explain_err:
+        fastgrad.explain(X, y, coef, loss="multinomial")
+    assert str(explain_err.value) == str(call_err.value)
+
+
+def test_explain_rows_out_of_range():
+    X, y, coef, _ = make_problem(20, 4)
+    with pytest.raises(IndexError):
+        fastgrad.explain(X, y, coef, rows=np.array([0, 20]))
+
+
+# ---- every path x dtype x reduction agrees with the references ---------
+
+def _stream_rows(n, itemsize):
+    P = _plan()
+    return -(-(P.L2 // 4) // (n * itemsize)) + 37
+
+
+#: (name, builder(dtype) -> (X, k, kwargs for the call)): each forces its path by shape
+def _forced(path, dtype, rng):
+    isz = np.dtype(dtype).itemsize
+    if path == "rows":
+        return rng.standard_normal((64, 32)), None, {}
+    if path == "rows_stream":
+        return rng.standard_normal((_stream_rows(40, isz), 40)), None, {}
+    if path == "rows_vec":
+        return rng.standard_normal((203, 12)), None, {}
+    if path == "rows_multi":
+        return rng.standard_normal((150, 7)), 3, {}
+    if path == "cols":
+        return np.asfortranarray(rng.standard_normal((700, 19))), None, {}
+    if path == "cols_small":
+        return np.asfortranarray(rng.standard_normal((301, 5))), None, {}
+    if path == "csr_flat":
+        return sp.random(400, 30, density=0.2, format="csr", random_state=1), None, {}
+    if path == "csr_rows":
+        return (sp.random(400, 30, density=0.2, format="csr", random_state=2), None,
+                {"rows": rng.integers(0, 400, 250)})
+    if path == "csr_multi":
+        return sp.random(400, 30, density=0.2, format="csr", random_state=3), 2, {}
+    raise AssertionError(path)
+
+
+FORCED = ["rows", "rows_stream", "rows_vec", "rows_multi", "cols", "cols_small", "csr_flat",
+          "csr_rows", "csr_multi"]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("path", FORCED)
+def test_every_path_matches_reference(path, dtype, loss, reduction):
+    rng = np.random.default_rng(FORCED.index(path))
+    X, k, extra = _forced(path, dtype, rng)
+    X = X.astype(dtype)
+    m, n = X.shape
+    _, y, coef, w = make_problem(m, n, k, loss=loss, fit_intercept=True, weights=True,
+                                 dtype=dtype, seed=5)
+    kw = dict(loss=loss, fit_intercept=True, sample_weight=w, l2=0.05, reduction=reduction,
+              **extra)
+    v = np.linspace(-1, 1, coef.size).reshape(coef.shape).astype(dtype)
+    assert fastgrad.explain(X, y, coef, backend="native", **kw)["path"] == path
+    Xd = X.toarray() if sp.issparse(X) else X
+    ref = reference(Xd, y, coef, **kw)
+    rtol = rtol_for(dtype)
+    L, g = fastgrad.value_and_grad(X, y, coef, backend="native", **kw)
+    assert_matches_ref(L, g, ref, rtol, path)
+    Ln, gn = fastgrad.value_and_grad(X, y, coef, backend="numpy", **kw)
+    assert_matches_ref(Ln, gn, ref, rtol, "numpy")
+    hv, scale = reference_hessp(Xd, y, coef, v, **kw)
+    h = fastgrad.hessp(X, y, coef, v, backend="native", **kw)
+    assert_grad_matches(h, hv, scale, rtol, path + " hessp")
+    value = fastgrad.Objective(X, y, backend="native", **{
+        a: b for a, b in kw.items() if a != "rows"}).value(coef, rows=kw.get("rows"))
+    assert abs(value - ref.loss) <= rtol * ref.loss_scale
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
+def test_multinomial_path_matches_reference(order, dtype, reduction):
+    X, y, coef, w = make_mn(157, 9, 5, fit_intercept=True, weights=True, dtype=dtype, seed=8)
+    X = as_layout(X, order)
+    kw = dict(loss="multinomial", fit_intercept=True, sample_weight=w, l2=0.05,
+              reduction=reduction)
+    assert fastgrad.explain(X, y, coef, **kw)["path"] == "multinomial"
+    L, G, Ls, Gs = mn_reference(X, y, coef, **{a: b for a, b in kw.items() if a != "loss"})
+    rtol = rtol_for(dtype)
+    for backend in ("native", "numpy"):
+        Lb, gb = fastgrad.value_and_grad(X, y, coef, backend=backend, **kw)
+        assert abs(Lb - L) <= rtol * Ls
+        assert_grad_matches(gb, G, Gs, rtol, backend)
+
+
+# ---- bitwise identical across n_threads, every dense path with several chunks
+
+def _several_chunks(path, dtype):
+    """Problems of a few chunks (CHUNK_BYTES of X each) on the given path."""
+    P = _plan()
+    isz = np.dtype(dtype).itemsize
+    rng = np.random.default_rng(11)
+
+    def rows_for(n):
+        return 3 * P.CHUNK_BYTES // (n * isz) + 101
+
+    if path == "rows_stream":
+        return rng.standard_normal((rows_for(40), 40)).astype(dtype), None, "squared"
+    if path == "rows_vec":
+        return rng.standard_normal((rows_for(8), 8)).astype(dtype), None, "logistic"
+    if path == "rows_multi":
+        return rng.standard_normal((rows_for(20), 20)).astype(dtype), 2, "squared"
+    if path == "cols":
+        return (np.asfortranarray(rng.standard_normal((rows_for(24), 24)).astype(dtype)),
+                None, "logistic")
+    if path == "cols_small":
+        return (np.asfortranarray(rng.standard_normal((rows_for(6), 6)).astype(dtype)),
+                None, "squared")
+    if path == "rows":          # long rows (no streaming)
+        n = P.L1D // 16 // isz + 8
+        return rng.standard_normal((rows_for(n), n)).astype(dtype), None, "logistic"
+    if path == "multinomial":
+        return rng.standard_normal((rows_for(10), 10)).astype(dtype), 4, "multinomial"
+    raise AssertionError(path)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("path", ["rows", "rows_stream", "rows_vec", "rows_multi", "cols",
+                                  "cols_small", "multinomial"])
+def test_bitwise_identical_across_n_threads(path, dtype):
+    skip_if_no_native("native")
+    X, k, loss = _several_chunks(path, dtype)
+    m, n = X.shape
+    if loss == "multinomial":
+        y = np.random.default_rng(1).integers(0, k, m)
+        coef = (0.1 * np.random.default_rng(2).standard_normal((n + 1, k))).astype(dtype)
+    else:
+        _, y, coef, _ = make_problem(m if m < 10 else 10, n, k, loss=loss, fit_intercept=True,
+                                     dtype=dtype, seed=4)
+        y = np.resize(y, (m,) + y.shape[1:]).astype(dtype)
+    v = np.linspace(-1, 1, coef.size).reshape(coef.shape).astype(dtype)
+    kw = dict(loss=loss, fit_intercept=True, backend="native")
+    d = fastgrad.explain(X, y, coef, n_threads=3, **kw)
+    assert d["path"] == path and d["n_threads"] == 3, d
+    base = None
+    for nt in (1, 2, 3):
+        L, g = fastgrad.value_and_grad(X, y, coef, n_threads=nt, **kw)
+        h = fastgrad.hessp(X, y, coef, v, n_threads=nt, **kw)
+        got = (L, g.tobytes(), h.tobytes())
+        if base is None:
+            base = got
+        assert got == base, f"n_threads={nt} differs on {path}"
+
+
+# ---- show_config ----------------------------------------------------------
+
+def test_show_config_dicts_and_stdout(capsys):
+    info = fastgrad.show_config(mode="dicts")
+    assert isinstance(info, dict)
+    for key in ("cpu model", "isa selected", "simd paths compiled", "L1d cache", "L2 cache",
+                "L3 cache", "openmp", "default n_threads"):
+        assert key in info, key
+    assert info["isa selected"] in ("avx512", "avx2", "baseline")
+    for level in ("L1d", "L2", "L3"):
+        assert "KiB" in info[f"{level} cache"] or "MiB" in info[f"{level} cache"]
+        assert "(" in info[f"{level} cache"]             # where it was read from
+    assert fastgrad.show_config() is None
+    text = capsys.readouterr().out
+    assert info["cpu model"] in text and "L2 cache" in text
+    with pytest.raises(ValueError, match="mode"):
+        fastgrad.show_config(mode="json")
+
+
+def test_cache_reading_falls_back(tmp_path):
+    """sysfs sizes are parsed (K, M suffixes); an unreadable system gives the
+    documented defaults, each with its source."""
+    P = _plan()
+    for i, (level, typ, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"),
+                                            (2, "Unified", "2048K"), (3, "Unified", "96M")]):
+        d = tmp_path / f"index{i}"
+        d.mkdir()
+        (d / "level").write_text(f"{level}\n")
+        (d / "type").write_text(f"{typ}\n")
+        (d / "size").write_text(f"{size}\n")
+    got = P.read_caches(str(tmp_path))
+    sysconf = {k for k, (_, src) in got.items() if src.startswith("os.sysconf")}
+    expect = {"L1d": (48 << 10, "index0"), "L2": (2 << 20, "index2"),
+              "L3": (96 << 20, "index3")}
+    for level, (size, index) in expect.items():
+        if level not in sysconf:        # (os.sysconf, when it knows, comes first)
+            assert got[level] == (size, str(tmp_path / index / "size"))
+    empty = P.read_caches(str(tmp_path / "none"))
+    for level, size in P.DEFAULT_CACHES.items():
+        if level not in sysconf:
+            assert empty[level][0] == size and "default" in empty[level][1]
