@@ -3,14 +3,20 @@
  *
  * The loops are written once in fg_kernel_impl.h and instantiated here for
  * double and float.  The entry points are compiled for several instruction
- * sets (GCC target_clones: x86-64-v4 = AVX-512, x86-64-v3 = AVX2+FMA, and the
- * portable baseline); the loader picks one for the CPU at run time.
+ * sets: this file compiled as itself is the portable baseline clone, and
+ * fg_dense_avx2.c / fg_dense_avx512.c compile it again for x86-64-v3 (AVX2 +
+ * FMA) and x86-64-v4 (AVX-512) with their entry points renamed; fg_isa.c
+ * picks one at import (fg_isa.h).  What is not a kernel (the sizes, the
+ * pointwise functions exposed for tests) is compiled in the baseline only.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "fastgrad_kernels.h"
 #include "fg_pointwise.h"  /* build macros, fg_expneg, fg_log1p_s, pw_block */
+#include "fg_isa_names.h"  /* fg_chunk_f64 -> fg_chunk_f64_<clone>, ... */
+
+#ifndef FG_ISA_CLONE
 
 double fg_log1pexp(double z)
 {
@@ -24,8 +30,12 @@ double fg_sigmoid(double z)
     return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+#endif /* !FG_ISA_CLONE */
+
 /* the multinomial (softmax) step for one row */
 #include "fg_multinomial.h"
+
+#ifndef FG_ISA_CLONE
 
 /* ---- sizes --------------------------------------------------------------- */
 ptrdiff_t fg_col_block(ptrdiff_t n, ptrdiff_t k, int itemsize)
@@ -71,11 +81,13 @@ size_t fg_work_size(const fg_args *a)
     return (row > col ? row : col) + 16;
 }
 
+#endif /* !FG_ISA_CLONE */
+
 /* 0: loss and gradient, 1: loss only, 2: Hessian-vector product */
 FG_INLINE int fg_mode(const fg_args *a) { return a->hess ? 2 : (a->want_grad ? 0 : 1); }
 
 /* The paths fg_chunk dispatches to are functions of their own, each compiled
- * for every target of FG_CLONES: one function holding them all took GCC
+ * in every ISA clone: one function holding them all took GCC
  * minutes to compile (its passes grow faster than linearly with the size of
  * a function); a call per chunk costs nothing. */
 #if defined(__GNUC__)
@@ -141,29 +153,3 @@ int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows)
     return 1;
 }
 #undef FG_Y01_LOOP
-
-/* ---- what was compiled, what runs ---------------------------------------- */
-const char *fg_simd_paths(void)
-{
-#if FG_HAVE_CLONES
-    return "x86-64-v4 (AVX-512), x86-64-v3 (AVX2+FMA), baseline";
-#else
-    return "baseline (compiler auto-vectorization for the build's target)";
-#endif
-}
-
-const char *fg_simd_selected(void)
-{
-#if FG_HAVE_CLONES
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl"))
-        return "x86-64-v4 (AVX-512)";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return "x86-64-v3 (AVX2+FMA)";
-    return "baseline";
-#else
-    return "baseline";
-#endif
-}
