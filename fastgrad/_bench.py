@@ -654,6 +654,11 @@ def build_parser():
                         "and X.T @ (expit(X @ coef) - y), one thread each (and fastgrad "
                         "with --threads K); --cases then takes LOSS:MxN:DENSITY[:DTYPE] "
                         "specs (default: the two cases of issue 5); needs scipy")
+    p.add_argument("--roofline", nargs="?", const="full", choices=("full", "quick"),
+                   help="each call's time against its roofline, max(one read of X, its "
+                        "FMAs at the GEMM rate), both measured here with --threads: the "
+                        "CPU, ISA clone and caches, then the issue-18 case set (quick: "
+                        "rows / 100, a check that it runs)")
     return p
 
 
@@ -667,6 +672,10 @@ def main(argv=None):
     if args.sparse:
         from ._bench_sparse import run as run_sparse
         return run_sparse(args)
+    if args.roofline:
+        from ._bench_roofline import run as run_roofline
+        res = run_roofline(args.threads, args.repeat, 100 if args.roofline == "quick" else 1)
+        return 0 if res is not None else 2
     try:
         cases = parse_cases("full" if args.full else args.cases)
     except ValueError as exc:

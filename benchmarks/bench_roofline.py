@@ -1,0 +1,55 @@
+"""Each call's time over its roofline, as ``python -m fastgrad bench --roofline`` prints it.
+
+track_ratio returns time / max(read time of X, the call's FMAs at the GEMM rate), the
+read bandwidth (the faster of a streaming sum and ``A @ v``) and the GEMM rate measured
+in the same process with the same threads (fastgrad/_bench_roofline.py holds all of it;
+this class is a thin asv face). Lower is better; 1.0 is the machine's limit.
+FASTGRAD_ASV_GRID=full adds the 2-thread runs.
+"""
+try:
+    from . import _common as C
+except ImportError:                     # run as a script
+    import os
+    import sys
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks import _common as C
+
+
+def _roofline():
+    try:
+        from fastgrad import _bench_roofline
+    except ImportError:                 # an older fastgrad: asv skips the benchmark
+        return None
+    return _bench_roofline
+
+
+def _labels():
+    r = _roofline()
+    return [c.label for c in r.full_cases()] if r is not None else ["-"]
+
+
+class Roofline:
+    params = (_labels(), [1, 2] if C.FULL_GRID else [1])
+    param_names = ["case", "threads"]
+    unit = "time / roofline"
+    timeout = 900
+
+    def setup(self, label, threads):
+        r = _roofline()
+        if r is None:
+            raise NotImplementedError("this fastgrad has no _bench_roofline")
+        from fastgrad import _backends
+        if _backends._native is None:
+            raise NotImplementedError("no compiled core")
+        self.case = next(c for c in r.full_cases() if c.label == label)
+        self.rates = r.machine_rates(threads)
+        self.data = r.with_x(r.make_x(self.case), self.case)
+
+    def teardown(self, label, threads):
+        self.data = None
+
+    def track_ratio(self, label, threads):
+        from threadpoolctl import threadpool_limits
+        r = _roofline()
+        with threadpool_limits(threads):
+            return r.measure_case(self.case, self.rates, threads, 7, self.data)["ratio"]
