@@ -2,7 +2,7 @@
 
 track_ratio returns time / max(read time of X, the call's FMAs at the GEMM rate), the
 read bandwidth (the faster of a streaming sum and ``A @ v``) and the GEMM rate measured
-in the same process with the same threads (fastgrad/_bench_roofline.py holds all of it;
+in the same process with the same threads, round-robin with the call (fastgrad/_bench_roofline.py holds all of it;
 this class is a thin asv face). Lower is better; 1.0 is the machine's limit.
 FASTGRAD_ASV_GRID=full adds the 2-thread runs.
 """
@@ -42,14 +42,15 @@ class Roofline:
         if _backends._native is None:
             raise NotImplementedError("no compiled core")
         self.case = next(c for c in r.full_cases() if c.label == label)
-        self.rates = r.machine_rates(threads)
+        self.stick = r.Yardstick(threads)
         self.data = r.with_x(r.make_x(self.case), self.case)
 
     def teardown(self, label, threads):
         self.data = None
+        self.stick.close()
 
     def track_ratio(self, label, threads):
         from threadpoolctl import threadpool_limits
         r = _roofline()
         with threadpool_limits(threads):
-            return r.measure_case(self.case, self.rates, threads, 7, self.data)["ratio"]
+            return r.measure_case(self.case, self.stick, threads, 7, self.data)["ratio"]

@@ -1,7 +1,8 @@
 """python -m fastgrad bench --roofline: each call's time against its roofline.
 
 The roofline of a call is max(read time, FMA time), both measured on this machine
-in this process, with the threads of the run (``--threads``):
+in this process, with the threads of the run (``--threads``), round-robin with the
+call's own timings (a neighbour's load slows both alike):
 
   read time   bytes of X / the read bandwidth, the faster of a streaming sum
               (``np.add.reduce``, split over the threads) and ``A @ v`` (BLAS gemv,
@@ -176,39 +177,76 @@ def _median_time(fn, repeat, min_time):
     return _bench.time_round_robin({"f": fn}, repeat, min_time)["f"]["median"]
 
 
-def machine_rates(threads=1, repeat=5):
-    """{"read": bytes/s, "read_sum": ..., "read_gemv": ..., "fma_float64": FMA/s,
-    "fma_float32": ...} measured now with `threads` threads."""
-    from concurrent.futures import ThreadPoolExecutor
+class Yardstick:
+    """The machine's rates, measured with `threads` threads: the read bandwidth (the
+    faster of a streaming sum and ``A @ v`` over READ_BYTES) and the GEMM rate per dtype.
 
-    from threadpoolctl import threadpool_limits
+    ``fns()`` gives the timed calls, so that measure_case times them round-robin
+    with the call it judges (the same process, the same moments: a neighbour's load
+    then slows both alike); ``rates(medians)`` turns their times into rates."""
 
-    buf = np.ones(READ_BYTES // 8)      # every page touched
-    A = buf.reshape(-1, 128)
-    v = np.ones(128)
-    parts = np.array_split(buf, threads)
-    rates = {}
-    with threadpool_limits(threads), ThreadPoolExecutor(threads) as pool:
-        if threads == 1:
+    def __init__(self, threads=1):
+        from concurrent.futures import ThreadPoolExecutor
+        self.threads = threads
+        self.buf = np.ones(READ_BYTES // 8)      # every page touched
+        self.A = self.buf.reshape(-1, 128)
+        self.v = np.ones(128)
+        self._parts = np.array_split(self.buf, threads)
+        self._pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        rng = np.random.default_rng(0)
+        self.gemm = {dt: (rng.standard_normal((GEMM_N, GEMM_N)).astype(dt),
+                          rng.standard_normal((GEMM_N, GEMM_N)).astype(dt))
+                     for dt in ("float64", "float32")}
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown()
+
+    def fns(self, dtypes=("float64", "float32")):
+        buf, A, v, parts, pool = self.buf, self.A, self.v, self._parts, self._pool
+        if pool is None:
             def stream_sum():
                 np.add.reduce(buf)
         else:
             def stream_sum():
                 list(pool.map(np.add.reduce, parts))
-        stream_sum()
-        t_sum = _median_time(stream_sum, repeat, RATE_SAMPLE_TIME)
-        t_gemv = _median_time(lambda: A @ v, repeat, RATE_SAMPLE_TIME)
-        rates["read_sum"] = buf.nbytes / t_sum
-        rates["read_gemv"] = buf.nbytes / t_gemv
-        rates["read"] = max(rates["read_sum"], rates["read_gemv"])
-        del buf, A, parts
-        rng = np.random.default_rng(0)
+        out = {"read_sum": stream_sum, "read_gemv": lambda: A @ v}
+        for dt in dtypes:
+            P, Q = self.gemm[dt]
+            out[f"gemm_{dt}"] = lambda P=P, Q=Q: P @ Q
+        return out
+
+    def rates(self, medians):
+        r = {"read_sum": self.buf.nbytes / medians["read_sum"],
+             "read_gemv": self.buf.nbytes / medians["read_gemv"]}
+        r["read"] = max(r["read_sum"], r["read_gemv"])
         for dt in ("float64", "float32"):
-            P = rng.standard_normal((GEMM_N, GEMM_N)).astype(dt)
-            Q = rng.standard_normal((GEMM_N, GEMM_N)).astype(dt)
-            t = _median_time(lambda: P @ Q, repeat, RATE_SAMPLE_TIME)
-            rates[f"fma_{dt}"] = GEMM_N ** 3 / t
-    return rates
+            if f"gemm_{dt}" in medians:
+                r[f"fma_{dt}"] = GEMM_N ** 3 / medians[f"gemm_{dt}"]
+        return r
+
+
+def _medians(fns, repeat, min_time):
+    from . import _bench
+    res = _bench.time_round_robin(fns, repeat, min_time)
+    return {k: v["median"] for k, v in res.items()}
+
+
+def machine_rates(threads=1, repeat=5, stick=None):
+    """{"read": bytes/s, "read_sum": ..., "read_gemv": ..., "fma_float64": FMA/s,
+    "fma_float32": ...} measured now with `threads` threads."""
+    from threadpoolctl import threadpool_limits
+    own = stick is None
+    stick = Yardstick(threads) if own else stick
+    try:
+        fns = stick.fns()
+        for f in fns.values():
+            f()
+        with threadpool_limits(threads):
+            return stick.rates(_medians(fns, repeat, RATE_SAMPLE_TIME))
+    finally:
+        if own:
+            stick.close()
 
 
 # --------------------------------------------------------------------------
@@ -255,7 +293,10 @@ def explain_path(X, y, coef, v, case, threads):
 
 
 def measure_case(case, rates, threads=1, repeat=7, data=None):
-    """{"label", "time", "read", "fma", "roofline", "ratio", "path"} of one case."""
+    """{"label", "time", "read", "fma", "roofline", "ratio", "path", "rates"} of one case.
+
+    rates: a Yardstick (its reads and GEMM are timed round-robin with the call, and
+    the roofline uses those) or a dict of fixed rates (machine_rates's keys)."""
     import fastgrad
 
     X, y, coef, v = with_x(make_x(case), case) if data is None else data
@@ -267,13 +308,20 @@ def measure_case(case, rates, threads=1, repeat=7, data=None):
         def fn():
             fastgrad.value_and_grad(X, y, coef, **kw)
     fn()
-    t = _median_time(fn, repeat, 0.02)
+    if isinstance(rates, Yardstick):
+        fns = {"call": fn, **rates.fns((case.dtype,))}
+        for f in fns.values():
+            f()
+        med = _medians(fns, repeat, 0.02)
+        t, rates = med["call"], rates.rates(med)
+    else:
+        t = _median_time(fn, repeat, 0.02)
     t_read = case.nbytes / rates["read"]
     t_fma = case.fmas / rates[f"fma_{case.dtype}"]
     roof = max(t_read, t_fma)
     return {"label": case.label, "time": t, "read": t_read, "fma": t_fma,
             "roofline": roof, "ratio": t / roof, "bound": "read" if t_read >= t_fma else "FMA",
-            "path": explain_path(X, y, coef, v, case, threads)}
+            "path": explain_path(X, y, coef, v, case, threads), "rates": rates}
 
 
 def _fmt_t(t):
@@ -303,14 +351,18 @@ def run(threads=1, repeat=7, scale=1, out=sys.stdout):
         if os.environ.get(var):
             print(f"note     : {var}={os.environ[var]} is set; it changes the BLAS kernels "
                   f"that measure the rates (unset it for the machine's own)", file=out)
-    rates = machine_rates(threads)
+    stick = Yardstick(threads)
+    rates = machine_rates(threads, stick=stick)
     print(f"threads  : {threads}", file=out)
     print(f"read     : {rates['read'] / 1e9:.2f} GB/s (streaming sum "
           f"{rates['read_sum'] / 1e9:.2f}, X @ v {rates['read_gemv'] / 1e9:.2f})", file=out)
     print(f"GEMM     : {rates['fma_float64'] / 1e9:.2f} GFMA/s f64, "
           f"{rates['fma_float32'] / 1e9:.2f} GFMA/s f32", file=out)
+    print("(measured again with each case, round-robin with its calls; the table uses "
+          "those, the read column in GB/s)", file=out)
     print("", file=out)
-    head = (f"{'case':<36} {'time':>9} {'roofline':>9} {'bound':>5} {'ratio':>6}  path")
+    head = (f"{'case':<36} {'time':>9} {'roofline':>9} {'bound':>5} {'ratio':>6} "
+            f"{'read':>6}  path")
     print(head, file=out)
     print("-" * len(head), file=out)
     results = []
@@ -323,10 +375,12 @@ def run(threads=1, repeat=7, scale=1, out=sys.stdout):
         for group in groups.values():
             X = make_x(group[0])
             for c in group:
-                r = measure_case(c, rates, threads, repeat, with_x(X, c))
+                r = measure_case(c, stick, threads, repeat, with_x(X, c))
                 results.append(r)
                 print(f"{r['label']:<36} {_fmt_t(r['time']):>9} {_fmt_t(r['roofline']):>9} "
-                      f"{r['bound']:>5} {r['ratio']:>6.2f}  {r['path']}", file=out, flush=True)
+                      f"{r['bound']:>5} {r['ratio']:>6.2f} {r['rates']['read'] / 1e9:>6.1f}  "
+                      f"{r['path']}", file=out, flush=True)
             del X
+    stick.close()
     return results
 
