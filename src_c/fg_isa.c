@@ -89,6 +89,8 @@ int fg_isa_runnable_mask(void)
     const int v3 = __builtin_cpu_supports("x86-64-v3");
     const int v4 = __builtin_cpu_supports("x86-64-v4");
 #else
+    /* GCC 11 names no ISA level: the features the clones' code can contain
+     * (LZCNT and XSAVE, also in x86-64-v3, come with every CPU that has these) */
     const int v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
                    __builtin_cpu_supports("f16c") && __builtin_cpu_supports("movbe");

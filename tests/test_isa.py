@@ -100,7 +100,7 @@ def test_runnable_agrees_with_the_cpu_flags():
     except (OSError, StopIteration):
         pytest.skip("no /proc/cpuinfo")
     nat = _nat()
-    v3 = {"avx2", "fma", "bmi1", "bmi2", "f16c", "movbe"} <= set(flags)
+    v3 = {"avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm", "xsave"} <= set(flags)
     v4 = v3 and {"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} <= set(flags)
     run = nat.isa_compiled_runnable()
     if "avx2" in nat.isa_compiled():
