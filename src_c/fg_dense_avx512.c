@@ -6,8 +6,8 @@
  * compiler's own vectorisation (the `omp simd` loops: pointwise block, axpys) at
  * 256 bits, GCC's default for x86-64-v4.  Measured on an AMD Zen 4 (EPYC family 25
  * model 17, 2 cores shared with other jobs), the avx512 clone against the avx2
- * clone of the same build in one process (_native._select_isa switches it),
- * alternating calls, medians of 21, each variant built and run twice:
+ * clone of the same build in one process (tools/isa_compare.py: _native._select_isa
+ * switches it), alternating calls, medians of 21, each variant built and run 3 times:
  *   - dot4 at 8 doubles (FG_AVX512_VW=8): logistic 1000x400 f64 C 1.22-1.42x the
  *     avx2 clone's time in 4 runs, against 0.88-0.99x at 4 doubles: Zen 4 runs a
  *     512-bit FMA as two 256-bit halves (no more FMAs a cycle), each 64-byte load
