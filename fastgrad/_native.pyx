@@ -118,6 +118,14 @@ cdef extern from "fg_omp.h" nogil:
     int fg_have_openmp() noexcept
     int fg_omp_max_threads() noexcept
 
+cdef extern from "fg_isa.h" nogil:
+    const char *fg_isa_name(int isa) noexcept
+    int fg_isa_compiled_mask() noexcept
+    int fg_isa_runnable_mask() noexcept
+    int fg_isa_select(int cap) noexcept
+    int fg_isa_selected() noexcept
+    enum: FG_ISA_N
+
 cdef enum:
     SLOT_BUDGET = 1 << 22      # doubles of per-chunk accumulators (32 MiB) per wave
     MIN_SLOTS = 16
@@ -145,6 +153,60 @@ def simd_paths():
 
 def simd_selected():
     return fg_simd_selected().decode()
+
+
+# ---- the ISA clone (fg_isa.h): the best this CPU runs, capped by FASTGRAD_ISA
+ISA_NAMES = tuple(fg_isa_name(i).decode() for i in range(FG_ISA_N))  # worst to best
+
+
+def _isa_mask_names(int mask):
+    return tuple(ISA_NAMES[i] for i in range(FG_ISA_N - 1, -1, -1) if mask & (1 << i))
+
+
+def isa_compiled():
+    """The clones compiled in, best first (only "baseline" in a portable build)."""
+    return _isa_mask_names(fg_isa_compiled_mask())
+
+
+def isa_compiled_runnable():
+    """The compiled clones this CPU (and its OS) can run, best first."""
+    return _isa_mask_names(fg_isa_runnable_mask())
+
+
+def isa_selected():
+    """The clone every call runs: "avx512", "avx2" or "baseline"."""
+    return ISA_NAMES[fg_isa_selected()]
+
+
+def _select_isa(value):
+    """Selects the clone for FASTGRAD_ISA=value (None or "": the best runnable).
+    An unknown value, or one this build or CPU cannot run, warns (RuntimeWarning
+    naming both) and falls back to the best runnable clone; never raises."""
+    best = fg_isa_select(FG_ISA_N - 1)
+    if value is None or not value.strip():
+        return ISA_NAMES[best]
+    want = value.strip().lower()
+    if want not in ISA_NAMES:
+        msg = (f"FASTGRAD_ISA={value!r} is not one of {', '.join(map(repr, ISA_NAMES))}; "
+               f"using {ISA_NAMES[best]!r}, the best clone this CPU runs")
+    elif not fg_isa_runnable_mask() & (1 << ISA_NAMES.index(want)):
+        why = ("this build has only " + ", ".join(map(repr, isa_compiled()))
+               if want not in isa_compiled() else "this CPU (or its OS) cannot run it")
+        msg = (f"FASTGRAD_ISA={value!r}: {why}; using {ISA_NAMES[best]!r}, "
+               f"the best clone this CPU runs")
+    else:
+        return ISA_NAMES[fg_isa_select(ISA_NAMES.index(want))]
+    import warnings
+    warnings.warn(msg, RuntimeWarning, stacklevel=3)
+    return ISA_NAMES[best]
+
+
+def _select_isa_from_env():
+    import os
+    return _select_isa(os.environ.get("FASTGRAD_ISA"))
+
+
+_select_isa_from_env()
 
 
 def log1pexp(double z):

@@ -87,15 +87,26 @@ def read_caches(sysfs="/sys/devices/system/cpu/cpu0/cache"):
 
 
 def read_cpu_model():
-    """The CPU's model name: /proc/cpuinfo, else platform."""
+    """The CPU's model name (/proc/cpuinfo, else platform), with the x86 family and
+    model numbers where /proc/cpuinfo has them (a VM may show a bare "AMD EPYC")."""
+    facts = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.lower().startswith(("model name", "cpu model", "hardware")):
-                    return line.split(":", 1)[1].strip()
+                key, _, val = line.partition(":")
+                key = key.strip().lower()
+                if key in ("model name", "cpu model", "hardware", "cpu family", "model") \
+                        and key not in facts:
+                    facts[key] = val.strip()
+                if not line.strip():
+                    break
     except OSError:
         pass
-    return platform.processor() or platform.machine() or "unknown"
+    name = (facts.get("model name") or facts.get("cpu model") or facts.get("hardware")
+            or platform.processor() or platform.machine() or "unknown")
+    if "cpu family" in facts and "model" in facts:
+        name += f" (family {facts['cpu family']} model {facts['model']})"
+    return name
 
 
 CACHES = read_caches()
@@ -109,16 +120,10 @@ def _native():
 
 
 def _isa():
-    """The ISA of the clone that runs: "avx512", "avx2" or "baseline"."""
+    """The ISA of the clone that runs: "avx512", "avx2" or "baseline" (None: no
+    compiled core).  FASTGRAD_ISA, read when the core is imported, caps it."""
     nat = _native()
-    if nat is None:
-        return None
-    sel = nat.simd_selected()
-    if "AVX-512" in sel:
-        return "avx512"
-    if "AVX2" in sel:
-        return "avx2"
-    return "baseline"
+    return None if nat is None else nat.isa_selected()
 
 
 @functools.lru_cache(maxsize=None)
@@ -487,7 +492,9 @@ def machine():
     nat = _native()
     return {
         "cpu model": CPU_MODEL,
-        "isa clones compiled": (nat.simd_paths() if nat is not None else None),
+        "isa clones compiled": (list(nat.isa_compiled()) if nat is not None else None),
+        "isa clones this CPU runs": (list(nat.isa_compiled_runnable()) if nat is not None
+                                     else None),
         "isa selected": _isa(),
         "L1d": CACHES["L1d"][0], "L1d from": CACHES["L1d"][1],
         "L2": CACHES["L2"][0], "L2 from": CACHES["L2"][1],

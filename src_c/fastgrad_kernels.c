@@ -3,14 +3,20 @@
  *
  * The loops are written once in fg_kernel_impl.h and instantiated here for
  * double and float.  The entry points are compiled for several instruction
- * sets (GCC target_clones: x86-64-v4 = AVX-512, x86-64-v3 = AVX2+FMA, and the
- * portable baseline); the loader picks one for the CPU at run time.
+ * sets: this file compiled as itself is the portable baseline clone, and
+ * fg_dense_avx2.c / fg_dense_avx512.c compile it again for x86-64-v3 (AVX2 +
+ * FMA) and x86-64-v4 (AVX-512) with their entry points renamed; fg_isa.c
+ * picks one at import (fg_isa.h).  What is not a kernel (the sizes, the
+ * pointwise functions exposed for tests) is compiled in the baseline only.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include "fastgrad_kernels.h"
 #include "fg_pointwise.h"  /* build macros, fg_expneg, fg_log1p_s, pw_block */
+#include "fg_isa_names.h"  /* fg_chunk_f64 -> fg_chunk_f64_<clone>, ... */
+
+#ifndef FG_ISA_CLONE
 
 double fg_log1pexp(double z)
 {
@@ -24,10 +30,14 @@ double fg_sigmoid(double z)
     return z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+#endif /* !FG_ISA_CLONE */
+
 /* the multinomial (softmax) step for one row */
 #include "fg_multinomial.h"
 
-/* ---- sizes ------------------------------------------------------------- */
+#ifndef FG_ISA_CLONE
+
+/* ---- sizes --------------------------------------------------------------- */
 size_t fg_work_size(const fg_args *a)
 {
     /* row path: 4 gathered rows + z, t, y, w, d, lb (max(k, 4) each), the
@@ -51,6 +61,12 @@ size_t fg_work_size(const fg_args *a)
     return (row > col ? row : col) + 16;
 }
 
+/* 1 when the vector-extension paths (rows_vec, cols_small, the multinomial
+ * tiles) are compiled in: the plan names them only then */
+int fg_have_vector_paths(void) { return FG_HAVE_VECEXT; }
+
+#endif /* !FG_ISA_CLONE */
+
 /* FG_MODE_GRAD (0): loss and gradient, FG_MODE_VALUE (1): loss only,
  * FG_MODE_HESSP (2): Hessian-vector product */
 FG_INLINE int fg_mode(const fg_args *a)
@@ -59,7 +75,7 @@ FG_INLINE int fg_mode(const fg_args *a)
 }
 
 /* The paths fg_chunk dispatches to are functions of their own, each compiled
- * for every target of FG_CLONES: one function holding them all took GCC
+ * in every ISA clone: one function holding them all took GCC
  * minutes to compile (its passes grow faster than linearly with the size of
  * a function); a call per chunk costs nothing. */
 #if defined(__GNUC__)
@@ -125,31 +141,3 @@ int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows)
     return 1;
 }
 #undef FG_Y01_LOOP
-
-/* ---- what was compiled, what runs ---------------------------------------- */
-int fg_have_vector_paths(void) { return FG_HAVE_VECEXT; }
-
-const char *fg_simd_paths(void)
-{
-#if FG_HAVE_CLONES
-    return "x86-64-v4 (AVX-512), x86-64-v3 (AVX2+FMA), baseline";
-#else
-    return "baseline (compiler auto-vectorization for the build's target)";
-#endif
-}
-
-const char *fg_simd_selected(void)
-{
-#if FG_HAVE_CLONES
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq") &&
-        __builtin_cpu_supports("avx512vl"))
-        return "x86-64-v4 (AVX-512)";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return "x86-64-v3 (AVX2+FMA)";
-    return "baseline";
-#else
-    return "baseline";
-#endif
-}

@@ -4,13 +4,14 @@
  * The loops are written once in fg_csr_impl.h and instantiated here for the
  * stored values in double and float times the indices in int32 and int64.
  * The pointwise step is pw_block of fg_pointwise.h, shared with the dense
- * kernels; the entry points are compiled for several instruction sets
- * (target_clones) as in fastgrad_kernels.c.
+ * kernels; the entry points are compiled once per instruction set
+ * (fg_csr_avx2.c, fg_csr_avx512.c; see fg_isa.h) as in fastgrad_kernels.c.
  */
 #include <stdint.h>
 #include "fg_csr.h"
 #include "fg_pointwise.h"  /* build macros, pw_block */
 #include "fg_multinomial.h"  /* pw_multi1 */
+#include "fg_isa_names.h"  /* fg_csr_chunk_f64_i32 -> fg_csr_chunk_f64_i32_<clone>, ... */
 
 /* rows per block of the one-output path with rows=, and the values after
  * which a block is closed early (long rows: it is read twice, from cache) */
@@ -46,6 +47,7 @@
 #define FG_OPAQUE(x) ((void)0)
 #endif
 
+#ifndef FG_ISA_CLONE /* the baseline's copy serves every clone */
 size_t fg_csr_work_size(const fg_csr_args *a)
 {
     /* several outputs: z, t, y, w, d, lb of k doubles each; one output:
@@ -56,6 +58,7 @@ size_t fg_csr_work_size(const fg_csr_args *a)
     if (a->k == 1 && a->n >= FG_CSR_IL_MIN) flat += 2 * (size_t)a->n + 8;
     return (kn > flat ? kn : flat) + 16;
 }
+#endif
 
 #define T double
 #define I int32_t

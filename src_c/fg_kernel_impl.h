@@ -25,6 +25,10 @@
 /* the plan's rows per block of a row path, within the buffers, a multiple of 4 */
 #define FG_BLOCK_ROWS(a) \
     ((a)->block_rows < 4 ? 4 : ((a)->block_rows > FG_BR ? FG_BR : (a)->block_rows & ~(ptrdiff_t)3))
+#ifndef FG_VW
+#define FG_VW 4     /* doubles a vector in the explicit vector code; 4 in every clone
+                       (fg_dense_avx512.c gives the measurement) */
+#endif
 #define FG_CAT2(a, b) a##b
 #define FG_CAT(a, b) FG_CAT2(a, b)
 #define FN(name) FG_CAT(name, SFX)
@@ -92,11 +96,53 @@ FG_INLINE fg_v4d FN(load4)(const T *p)
 }
 #endif
 
+#if FG_HAVE_VECEXT && FG_VW == 8 && !defined(FG_V8D_DEFINED)
+#define FG_V8D_DEFINED
+typedef double fg_v8d __attribute__((vector_size(64)));
+/* {lo half + hi half} of an 8-double vector */
+FG_INLINE fg_v4d fg_fold8(fg_v8d a)
+{
+    fg_v4d lo, hi;
+    memcpy(&lo, &a, sizeof lo);
+    memcpy(&hi, (const char *)&a + sizeof lo, sizeof hi);
+    return lo + hi;
+}
+#endif
+
 /* four dot products of rows with c, sharing the loads of c */
 FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
                         const T *FG_RESTRICT p2, const T *FG_RESTRICT p3,
                         const T *FG_RESTRICT c, ptrdiff_t n, double add, double *s)
 {
+#if FG_HAVE_VECEXT && FG_VW == 8
+    if (sizeof(T) == 8 && n >= 16) {
+        /* 8 doubles a vector: built with -DFG_AVX512_VW=8 only (slower on Zen 4,
+         * see fg_dense_avx512.c) */
+        fg_v8d a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        ptrdiff_t f = 0;
+        for (; f + 8 <= n; f += 8) {
+            fg_v8d cf, x0, x1, x2, x3;
+            memcpy(&cf, c + f, sizeof cf);
+            memcpy(&x0, p0 + f, sizeof x0);
+            memcpy(&x1, p1 + f, sizeof x1);
+            memcpy(&x2, p2 + f, sizeof x2);
+            memcpy(&x3, p3 + f, sizeof x3);
+            a0 += x0 * cf; a1 += x1 * cf; a2 += x2 * cf; a3 += x3 * cf;
+        }
+        const fg_v4d zz = fg_sum4(fg_fold8(a0), fg_fold8(a1), fg_fold8(a2), fg_fold8(a3));
+        double r[4];
+        memcpy(r, &zz, sizeof r);
+        for (; f < n; f++) {
+            const double cf = (double)c[f];
+            r[0] += (double)p0[f] * cf;
+            r[1] += (double)p1[f] * cf;
+            r[2] += (double)p2[f] * cf;
+            r[3] += (double)p3[f] * cf;
+        }
+        s[0] = r[0] + add; s[1] = r[1] + add; s[2] = r[2] + add; s[3] = r[3] + add;
+        return;
+    }
+#endif
 #if FG_HAVE_VECEXT
     if (n >= 8) {
         /* vector accumulators, reduced together by one transpose at the end

@@ -12,14 +12,9 @@
 #include <string.h>
 #include "fastgrad_kernels.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
-    defined(__linux__) && !defined(FG_NO_CLONES)
-#define FG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#define FG_HAVE_CLONES 1
-#else
+/* The ISA clones are whole translation units now (fg_isa.h), each compiled
+ * for its target; FG_CLONES, once GCC's target_clones, marks nothing. */
 #define FG_CLONES
-#define FG_HAVE_CLONES 0
-#endif
 
 #if defined(__GNUC__)
 #define FG_INLINE static inline __attribute__((always_inline))

@@ -52,6 +52,18 @@ def _rss():
         return int(f.read().split()[1]) * PAGE
 
 
+def _trim_heap():
+    """Hands the allocator's free pages back to the OS (glibc's malloc_trim), so that
+    RSS grows with what is allocated next: earlier tests in the same process can
+    leave megabytes free inside the heap, which a small leak first reuses unseen."""
+    gc.collect()
+    try:
+        import ctypes
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):   # not glibc: nothing to trim with
+        pass
+
+
 def _args():
     X, y, coef, w = make_problem(4, 3, loss="logistic", fit_intercept=True, weights=True,
                                  seed=950)
@@ -141,23 +153,11 @@ def test_no_leak_over_100000_calls(backend, api):
         f"RSS grew by {(rss1 - rss0) / 2**20:.2f} MiB"
 
 
-def _release_free_heap():
-    """Give the heap's free pages back to the OS (glibc's malloc_trim), so that a
-    leak has to fault in new pages: after earlier tests freed large arrays, glibc
-    (whose mmap and trim thresholds grow with them) can keep tens of MB free in
-    the heap, and a small leak is then served from those resident pages."""
-    try:
-        import ctypes
-        ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):          # not glibc: nothing to release
-        pass
-
-
 def test_the_leak_check_can_fail():
     """A deliberate leak of one small array per call is caught by both measures."""
     hoard = []
     a = np.zeros(256)                         # ~2 KiB a call
-    _release_free_heap()
+    _trim_heap()
     rss0 = _rss()
     tracemalloc.start()
     try:

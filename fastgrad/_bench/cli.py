@@ -38,6 +38,11 @@ MODES = [
          "--cases then takes LOSS:MxN:DENSITY[:DTYPE] specs (default: a text-like "
          "1000000x100000 at density 1e-4, logistic, and 2000000x1000 at density 1e-2, "
          "squared); needs scipy"),
+    Mode("--roofline", "roofline",
+         "each call's time against its roofline, max(one read of X, its FMAs at the "
+         "GEMM rate), both measured here with --threads: the CPU, ISA clone and caches, "
+         "then a fixed case set (squared/logistic/hessp/multinomial, C and F, f64 and "
+         "f32, 64x32) with the path fastgrad.explain names"),
     Mode("--sklearn", "sklearn_fits",
          "time scikit-learn fits (LogisticRegression, TweedieRegressor, PoissonRegressor, "
          "GammaRegressor, LogisticRegressionCV) stock against fastgrad.sklearn.patch(), and "

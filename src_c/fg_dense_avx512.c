@@ -1,0 +1,39 @@
+/* fastgrad: the avx512 clone of fastgrad_kernels.c (x86-64-v4: AVX-512 F/BW/CD/DQ/VL),
+ * its entry points suffixed _avx512; fg_isa.c calls them when the CPU runs them.
+ * See fg_isa.h.
+ *
+ * Vector width.  The explicit vector code stays at 4 doubles (FG_VW 4) and the
+ * compiler's own vectorisation (the `omp simd` loops: pointwise block, axpys) at
+ * 256 bits, GCC's default for x86-64-v4.  Measured on an AMD Zen 4 (EPYC family 25
+ * model 17, 2 cores shared with other jobs), the avx512 clone against the avx2
+ * clone of the same build in one process (tools/isa_compare.py: _native._select_isa
+ * switches it), alternating calls, medians of 21, each variant built and run 3 times:
+ *   - dot4 at 8 doubles (FG_AVX512_VW=8): logistic 1000x400 f64 C 1.22-1.42x the
+ *     avx2 clone's time in 4 runs, against 0.88-0.99x at 4 doubles: Zen 4 runs a
+ *     512-bit FMA as two 256-bit halves (no more FMAs a cycle), each 64-byte load
+ *     of a row crosses a cache line, and n % 8 leaves a longer scalar tail;
+ *   - the `omp simd` loops at 512 bits (FG_AVX512_ZMM): no difference beyond the
+ *     noise (+-10%) on any case (1000x100 f64/f32 C, hessp, 4000x100 F, 20000x8 F,
+ *     multinomial K = 10), and 512-bit code lowers the clock on some Intel parts.
+ * What the clone gains is elsewhere: 32 vector registers and the AVX-512VL forms
+ * at 256 bits (logistic 20000x8 f64 F, the small-n column path: 0.64-0.83x the
+ * avx2 clone's time in every run).  CFLAGS=-DFG_AVX512_VW=8 and -DFG_AVX512_ZMM
+ * build the alternatives to measure them again on another CPU (e.g. one with two
+ * 512-bit FMA ports). */
+#include "fg_isa.h"
+#if FG_ISA_CLONES
+#ifdef FG_AVX512_ZMM
+#pragma GCC target("arch=x86-64-v4,prefer-vector-width=512")
+#else
+#pragma GCC target("arch=x86-64-v4")
+#endif
+#ifndef FG_AVX512_VW
+#define FG_AVX512_VW 4
+#endif
+#define FG_VW FG_AVX512_VW
+#define FG_ISA_CLONE 1
+#define FG_ISA_SUFFIX _avx512
+#include "fastgrad_kernels.c"
+#else
+typedef int fg_dense_avx512_not_compiled; /* portable build: the baseline only */
+#endif
