@@ -302,7 +302,10 @@ def _round_up(x, q):
 
 
 def _chunks(nrows, rowbytes, tile):
-    """(rows per chunk, number of chunks): CHUNK_BYTES of X, a multiple of the tile."""
+    """(rows per chunk, number of chunks): CHUNK_BYTES of X, a multiple of tile
+    (plan_dense passes the column panel's rows for every layout: F-ordered
+    chunks are then whole panels, and the chunks of the other layouts are
+    those they were measured with)."""
     per = max(CHUNK_BYTES // max(rowbytes, 1), MIN_CHUNK_ROWS)
     per = _round_up(per, max(tile, 1))
     return per, -(-nrows // per)
@@ -394,7 +397,7 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
         why = f"{where}, {k} outputs: one row at a time, all outputs per row"
     else:
         block_rows = row_block(rowbytes)
-        per, _ = _chunks(nrows, rowbytes, block_rows)
+        per, _ = _chunks(nrows, rowbytes, col_block(n, k, itemsize))
         first = min(per, nrows) * rowbytes
         if vec and sc == 1 and n in ROWS_VEC_N:
             path = Path.ROWS_VEC
@@ -420,7 +423,7 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                          f"chunks under L2/4 = {_mb(STREAM_BYTES)} are likely in cache")
                 why = (f"{where}: blocks of {block_rows} rows (L1d/2 = "
                        f"{_mb(ROW_BLOCK_BYTES)}), 4 rows a step; {cause}")
-    per, nchunks = _chunks(nrows, rowbytes, block_rows)
+    per, nchunks = _chunks(nrows, rowbytes, col_block(n, k, itemsize))
     nt = _threads(n_threads, nchunks)
     par = n * k + k >= PAR_REDUCE
     why += (_chunk_words(nchunks, per, nrows, nt)

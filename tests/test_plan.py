@@ -336,7 +336,7 @@ def _several_chunks(path, dtype):
     rng = np.random.default_rng(11)
 
     def rows_for(n):
-        return 3 * P.CHUNK_BYTES // (n * isz) + 101
+        return 6 * P.CHUNK_BYTES // (n * isz) + 101     # >= 3 chunks after rounding
 
     if path == "rows_stream":
         return rng.standard_normal((rows_for(40), 40)).astype(dtype), None, "squared"
