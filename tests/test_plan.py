@@ -281,7 +281,7 @@ FORCED = ["rows", "rows_stream", "rows_vec", "rows_multi", "cols", "cols_small",
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "poisson", "gamma", "tweedie"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("path", FORCED)
 def test_every_path_matches_reference(path, dtype, loss, reduction):
@@ -289,10 +289,15 @@ def test_every_path_matches_reference(path, dtype, loss, reduction):
     X, k, extra = _forced(path, dtype, rng)
     X = X.astype(dtype)
     m, n = X.shape
+    power = {"tweedie": 1.5}.get(loss)        # the log-link losses take every path too
     _, y, coef, w = make_problem(m, n, k, loss=loss, fit_intercept=True, weights=True,
-                                 dtype=dtype, seed=5)
+                                 dtype=dtype, seed=5, power=power,
+                                 coef_scale=0.1 if loss in ("poisson", "gamma", "tweedie")
+                                 else 0.5)
     kw = dict(loss=loss, fit_intercept=True, sample_weight=w, l2=0.05, reduction=reduction,
               **extra)
+    if power is not None:
+        kw["power"] = power
     v = np.linspace(-1, 1, coef.size).reshape(coef.shape).astype(dtype)
     assert fastgrad.explain(X, y, coef, backend="native", **kw)["path"] == path
     Xd = X.toarray() if sp.issparse(X) else X
