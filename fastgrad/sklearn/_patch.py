@@ -260,8 +260,10 @@ def _fallback(method, reason, exc=None):
     return S.originals[method]
 
 
-def loss(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0, n_threads=1,
-         raw_prediction=None, *args, **kwargs):
+def _serve(method, compute, self, coef, X, y, sample_weight, l2_reg_strength, n_threads,
+           raw_prediction, args, kwargs):
+    """(True, compute(*plan)) when served natively, else (False, the original
+    method's result), the reason counted."""
     if args or kwargs:
         reason = "unknown keyword"
     elif raw_prediction is not None:
@@ -269,56 +271,48 @@ def loss(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0, n_threads=1,
     else:
         plan = _plan(self, coef, X, y, sample_weight, l2_reg_strength)
         if type(plan) is tuple:
-            kw, c, K, _ = plan
             try:
-                value = _objective(X, y, kw, K).value(c)
+                res = compute(*plan)
             except Exception as exc:
-                return _fallback("loss", "backend error", exc)(
+                return False, _fallback(method, "backend error", exc)(
                     self, coef, X, y, sample_weight, l2_reg_strength, n_threads,
                     raw_prediction)
-            _count_native("loss")
-            return float(value)
+            _count_native(method)
+            return True, res
         reason = plan
-    return _fallback("loss", reason)(self, coef, X, y, sample_weight, l2_reg_strength,
-                                     n_threads, raw_prediction, *args, **kwargs)
+    return False, _fallback(method, reason)(self, coef, X, y, sample_weight, l2_reg_strength,
+                                            n_threads, raw_prediction, *args, **kwargs)
+
+
+def loss(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0, n_threads=1,
+         raw_prediction=None, *args, **kwargs):
+    def compute(kw, c, K, nd):
+        return float(_objective(X, y, kw, K).value(c))
+    return _serve("loss", compute, self, coef, X, y, sample_weight, l2_reg_strength,
+                  n_threads, raw_prediction, args, kwargs)[1]
 
 
 def _value_and_grad(method, self, coef, X, y, sample_weight, l2_reg_strength, n_threads,
                     raw_prediction, args, kwargs):
-    """(value, gradient) natively, or the original method's result."""
-    if args or kwargs:
-        reason = "unknown keyword"
-    elif raw_prediction is not None:
-        reason = "raw_prediction passed"
-    else:
-        plan = _plan(self, coef, X, y, sample_weight, l2_reg_strength)
-        if type(plan) is tuple:
-            kw, c, K, nd = plan
-            try:
-                value, g = fastgrad.value_and_grad(X, y, c, **kw)
-            except Exception as exc:
-                return None, _fallback(method, "backend error", exc)(
-                    self, coef, X, y, sample_weight, l2_reg_strength, n_threads,
-                    raw_prediction)
-            _count_native(method)
-            return float(value), _grad_out(g, K, nd)
-        reason = plan
-    return None, _fallback(method, reason)(self, coef, X, y, sample_weight, l2_reg_strength,
-                                           n_threads, raw_prediction, *args, **kwargs)
+    """(True, (value, gradient)) natively, or (False, the original method's result)."""
+    def compute(kw, c, K, nd):
+        value, g = fastgrad.value_and_grad(X, y, c, **kw)
+        return float(value), _grad_out(g, K, nd)
+    return _serve(method, compute, self, coef, X, y, sample_weight, l2_reg_strength,
+                  n_threads, raw_prediction, args, kwargs)
 
 
 def loss_gradient(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0, n_threads=1,
                   raw_prediction=None, *args, **kwargs):
-    value, res = _value_and_grad("loss_gradient", self, coef, X, y, sample_weight,
-                                 l2_reg_strength, n_threads, raw_prediction, args, kwargs)
-    return res if value is None else (value, res)
+    return _value_and_grad("loss_gradient", self, coef, X, y, sample_weight,
+                           l2_reg_strength, n_threads, raw_prediction, args, kwargs)[1]
 
 
 def gradient(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0, n_threads=1,
              raw_prediction=None, *args, **kwargs):
-    value, res = _value_and_grad("gradient", self, coef, X, y, sample_weight,
-                                 l2_reg_strength, n_threads, raw_prediction, args, kwargs)
-    return res
+    native, res = _value_and_grad("gradient", self, coef, X, y, sample_weight,
+                                  l2_reg_strength, n_threads, raw_prediction, args, kwargs)
+    return res[1] if native else res
 
 
 def gradient_hessian_product(self, coef, X, y, sample_weight=None, l2_reg_strength=0.0,
