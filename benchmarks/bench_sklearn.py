@@ -9,7 +9,7 @@ timed alternately in one process (> 1: the patch is faster).  BLAS and OpenMP ar
 pinned to one thread, ``patch(n_threads=1)``.  Commits without fastgrad.sklearn skip.
 """
 from fastgrad._bench import suite as S
-from fastgrad._bench.timing import time_round_robin
+from fastgrad._bench import timing
 
 #: the large cases run only with FASTGRAD_ASV_GRID=full (each fit takes seconds)
 LARGE = ["lr_binary_500000x100_f64", "lr_multinomial10_200000x100",
@@ -94,7 +94,7 @@ class SklearnSpeedup(_Fits):
         import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
-            t = time_round_robin({"stock": self._stock, "fastgrad": self._patched},
+            t = timing.time_round_robin({"stock": self._stock, "fastgrad": self._patched},
                                  repeat=5, min_time=self.B.MIN_SAMPLE_S)
         return t["stock"]["median"] / t["fastgrad"]["median"]
 

@@ -211,3 +211,24 @@ def test_fastgrad_and_the_bench_work_without_tqdm():
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "ok without tqdm" in proc.stdout
+
+
+def test_asv_finds_only_the_benchmarks_each_file_defines():
+    """asv takes every module-level name starting with time_, track_, peakmem_ or mem_
+    for a benchmark: a helper imported under such a name (time_round_robin) breaks
+    `asv check` and `asv run`."""
+    import importlib
+    import os
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, repo)
+    try:
+        names = sorted(f[:-3] for f in os.listdir(os.path.join(repo, "benchmarks"))
+                       if f.startswith("bench_") and f.endswith(".py"))
+        assert names
+        for name in names:
+            mod = importlib.import_module(f"benchmarks.{name}")
+            for attr, obj in vars(mod).items():
+                if attr.startswith(("time_", "track_", "peakmem_", "mem_")) and callable(obj):
+                    assert getattr(obj, "__module__", None) == mod.__name__, (name, attr)
+    finally:
+        sys.path.remove(repo)
