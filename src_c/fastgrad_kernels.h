@@ -42,8 +42,8 @@ enum fg_path {
 enum {
     FG_STREAM_PREFETCH = 1,   /* prefetch the rows 8 ahead */
     FG_STREAM_SEQ = 2,        /* dot products row after row (X read front to back) */
-    FG_STREAM_L2 = 4,         /* with SEQ, the blocked (non-squared) loop: prefetch into
-                                 L2, (stream >> FG_STREAM_AHEAD_SHIFT) rows ahead */
+    FG_STREAM_L2 = 4,         /* with SEQ: prefetch into L2 instead,
+                                 (stream >> FG_STREAM_AHEAD_SHIFT) rows ahead */
     FG_STREAM_AHEAD_SHIFT = 8
 };
 

@@ -9,8 +9,8 @@
  * still in L1.  For chunks that come from memory with rows of 16 values to
  * 2 KiB, the dot products run row after row instead (X read front to back),
  * and the squared loss takes four rows at a time, their dots, then their axpy;
- * for float64 and the other losses the rows are prefetched into L2, further
- * ahead (the plan's FG_STREAM_L2).
+ * for float64 the rows are prefetched into L2, further ahead (the plan's
+ * FG_STREAM_L2).
  * Column path (F-ordered X): a block of 256 to 2048 rows (the plan's) that
  * stays in L2 or L3; z for the block eight columns at a time (four with
  * rows=, and for hessp of the logistic loss on float X), the pointwise
@@ -367,7 +367,13 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     const T *p = FN(row_ptr)(a, i + u, n, buf);
                     const ptrdiff_t r = a->rows ? a->rows[i + u] : i + u;
                     pr[u] = p;
-                    if (pf && !a->rows && i + u + 8 < r1) {
+                    if (pf && !a->rows && l2) {  /* the plan's rows ahead, into L2 */
+                        if (i + u + ahead < r1) {
+                            const char *nx = (const char *)p + ahead * a->sr * (ptrdiff_t)sizeof(T);
+                            for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                                FG_PREFETCH_L2(nx + o);
+                        }
+                    } else if (pf && !a->rows && i + u + 8 < r1) {
                         const char *nx = (const char *)p + 8 * a->sr * (ptrdiff_t)sizeof(T);
                         for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
                             FG_PREFETCH(nx + o);
