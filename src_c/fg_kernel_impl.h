@@ -341,8 +341,9 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
         /* the plan's (fastgrad/_plan.py, STREAM_AHEAD_BYTES, which gives the
          * measurements): the blocked loop's rows prefetched into L2 instead,
          * further ahead, so the stream from memory runs on through the
-         * pointwise step and the axpys */
-        const int l2 = seq && (a->stream & FG_STREAM_L2) != 0;
+         * pointwise step and the axpys.  float64 only (the plan's), so the
+         * float32 loops compile without it */
+        const int l2 = sizeof(T) == 8 && seq && (a->stream & FG_STREAM_L2) != 0;
         const ptrdiff_t ahead = a->stream >> FG_STREAM_AHEAD_SHIFT;
 #if FG_HAVE_VECEXT
         if (seq && loss == FG_SQUARED) {
