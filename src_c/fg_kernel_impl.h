@@ -338,6 +338,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
          * to back) for rows of 16 values and more */
         const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
         const int seq = (a->stream & FG_STREAM_SEQ) != 0;
+#if FG_HAVE_VECEXT
         /* the plan's (fastgrad/_plan.py, STREAM_AHEAD_BYTES, which gives the
          * measurements): the blocked loop's rows prefetched into L2 instead,
          * further ahead, so the stream from memory runs on through the
@@ -345,7 +346,6 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
          * float32 loops compile without it */
         const int l2 = sizeof(T) == 8 && seq && (a->stream & FG_STREAM_L2) != 0;
         const ptrdiff_t ahead = a->stream >> FG_STREAM_AHEAD_SHIFT;
-#if FG_HAVE_VECEXT
         if (seq && loss == FG_SQUARED) {
             /* the squared loss from memory: four rows at a time, their dots,
              * d, and one axpy4 while the rows are in L1, each row 8 ahead
