@@ -180,6 +180,8 @@ OPS = {"value_and_grad": Mode.GRAD, "grad": Mode.GRAD, "value": Mode.VALUE,
 # streaming flags of the row paths (fastgrad_kernels.h: FG_STREAM_*)
 STREAM_PREFETCH = 1
 STREAM_SEQ = 2
+STREAM_L2 = 4           # the prefetch distance in rows in the bits from STREAM_AHEAD_SHIFT
+STREAM_AHEAD_SHIFT = 8
 
 # ---------------------------------------------------------------------------
 # Thresholds and block sizes, each with its reason
@@ -222,6 +224,21 @@ STREAM_MAX_ROW_BYTES = L1D // 16
 #: 500,000 x 100: 4 rows interleaved 29.8 ms, row after row 26.0 ms, a plain
 #: sum of X 21.1 ms.
 SEQ_MIN_FEATURES = 16
+#: float64 rows one after the other from memory (STREAM_SEQ): the rows are
+#: prefetched into L2 (prefetcht1) at least this many bytes and 8 rows ahead,
+#: and the losses other than squared (their pointwise step runs over a block of
+#: rows, between the dots and the axpys) take blocks of this many bytes of X.
+#: Prefetched into L1 8 rows ahead, the stream from memory stalled through the
+#: pointwise step and the axpys; into L2 it runs on.  Side by side in one
+#: process on a Zen 4 (1 MiB L2), C float64, new/old: 500,000 x 100 logistic
+#: 0.61-0.66, its hessp 0.70-0.77, poisson and tweedie 0.58-0.64, squared
+#: 0.66-0.73; 1,000,000 x 50 logistic 0.72, squared 1.01; 2,000,000 x 20
+#: logistic 0.88, squared 0.94.  8 rows ahead (6.4 KiB) or 16 the same; blocks
+#: of 8 rows (6.4 KiB) or 12 better than 20 (L1d/2) or 32.  A quarter of L1d:
+#: 8 KiB on a 32 KiB L1d.  float64 only: float32 X (half the bytes for the same
+#: arithmetic) is bound by the arithmetic, and there logistic hessp ran
+#: 1.09-1.16x slower with it (ahead 4 to 16 KiB), squared 1.05-1.25x.
+STREAM_AHEAD_BYTES = L1D // 4
 
 #: the column path's panel: rows of an F-ordered X whose n columns take about
 #: an eighth of L3 (4 MiB of a 32 MiB L3), so the panel's second sweep (g +=
@@ -410,7 +427,20 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
         else:
             stream = stream_flags(first, rowbytes, n, layout, rows) if sc == 1 else 0
             path = Path.ROWS_STREAM if stream else Path.ROWS
-            if stream:
+            l2 = stream & STREAM_SEQ and layout == "C" and not rows and itemsize == 8
+            if l2:
+                ahead = max(8, -(-STREAM_AHEAD_BYTES // rowbytes))
+                stream |= STREAM_L2 | (ahead << STREAM_AHEAD_SHIFT)
+                if loss != Loss.SQUARED:
+                    block_rows = min(max((STREAM_AHEAD_BYTES // rowbytes) & ~3, 4),
+                                     MAX_BLOCK_ROWS)
+                why = (f"{where}: chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from "
+                       f"memory and rows of at most L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} are "
+                       f"prefetched {ahead} ahead into L2 (L1d/4 = {_mb(STREAM_AHEAD_BYTES)}), "
+                       "the dot products row after row; "
+                       + ("four rows a step" if loss == Loss.SQUARED else
+                          f"blocks of {block_rows} rows (L1d/4)"))
+            elif stream:
                 why = (f"{where}: chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from "
                        f"memory and rows of at most L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} are "
                        "prefetched 8 ahead"

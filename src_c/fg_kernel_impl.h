@@ -8,7 +8,9 @@
  * d2 x2 + d3 x3, so g is loaded and stored once per 4 rows while the rows are
  * still in L1.  For chunks that come from memory with rows of 16 values to
  * 2 KiB, the dot products run row after row instead (X read front to back),
- * and the squared loss takes four rows at a time, their dots, then their axpy.
+ * and the squared loss takes four rows at a time, their dots, then their axpy;
+ * for float64 the rows are prefetched into L2, further ahead (the plan's
+ * FG_STREAM_L2).
  * Column path (F-ordered X): a block of 256 to 2048 rows (the plan's) that
  * stays in L2 or L3; z for the block eight columns at a time (four with
  * rows=, and for hessp of the logistic loss on float X), the pointwise
@@ -337,6 +339,13 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
         const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
         const int seq = (a->stream & FG_STREAM_SEQ) != 0;
 #if FG_HAVE_VECEXT
+        /* the plan's (fastgrad/_plan.py, STREAM_AHEAD_BYTES, which gives the
+         * measurements): the blocked loop's rows prefetched into L2 instead,
+         * further ahead, so the stream from memory runs on through the
+         * pointwise step and the axpys.  float64 only (the plan's), so the
+         * float32 loops compile without it */
+        const int l2 = sizeof(T) == 8 && seq && (a->stream & FG_STREAM_L2) != 0;
+        const ptrdiff_t ahead = a->stream >> FG_STREAM_AHEAD_SHIFT;
         if (seq && loss == FG_SQUARED) {
             /* the squared loss from memory: four rows at a time, their dots,
              * d, and one axpy4 while the rows are in L1, each row 8 ahead
@@ -359,7 +368,13 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     const T *p = FN(row_ptr)(a, i + u, n, buf);
                     const ptrdiff_t r = a->rows ? a->rows[i + u] : i + u;
                     pr[u] = p;
-                    if (pf && !a->rows && i + u + 8 < r1) {
+                    if (pf && !a->rows && l2) {  /* the plan's rows ahead, into L2 */
+                        if (i + u + ahead < r1) {
+                            const char *nx = (const char *)p + ahead * a->sr * (ptrdiff_t)sizeof(T);
+                            for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                                FG_PREFETCH_L2(nx + o);
+                        }
+                    } else if (pf && !a->rows && i + u + 8 < r1) {
                         const char *nx = (const char *)p + 8 * a->sr * (ptrdiff_t)sizeof(T);
                         for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
                             FG_PREFETCH(nx + o);
@@ -413,7 +428,13 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                 if (seq) {  /* the 4 rows one after the other (see seq) */
                     const T *pr[4] = {p0, p1, p2, p3};
                     for (int r = 0; r < 4; r++) {
-                        if (pf && !a->rows) {  /* row 8 ahead, one row per row */
+                        if (pf && !a->rows && l2) {  /* the plan's rows ahead, into L2 */
+                            if (iq + r + ahead < r1) {
+                                const char *nx = (const char *)pr[r] + ahead * a->sr * (ptrdiff_t)sizeof(T);
+                                for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
+                                    FG_PREFETCH_L2(nx + o);
+                            }
+                        } else if (pf && !a->rows) {  /* row 8 ahead, one row per row */
                             const char *nx = (const char *)pr[r] + 8 * a->sr * (ptrdiff_t)sizeof(T);
                             for (ptrdiff_t o = 0; o < n * (ptrdiff_t)sizeof(T); o += 64)
                                 FG_PREFETCH(nx + o);

@@ -25,9 +25,12 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define FG_RESTRICT __restrict__
 #define FG_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+/* into L2 (prefetcht1): not the L1 fill buffers (see _plan.STREAM_AHEAD_BYTES) */
+#define FG_PREFETCH_L2(p) __builtin_prefetch((p), 0, 2)
 #else
 #define FG_RESTRICT
 #define FG_PREFETCH(p) ((void)0)
+#define FG_PREFETCH_L2(p) ((void)0)
 #endif
 
 /* ---- pointwise losses, stable for every finite z ------------------------

@@ -80,6 +80,34 @@ def test_explain_64x32_is_in_cache_one_thread():
         assert d["path"] == "rows" and d["n_threads"] == 1
 
 
+@pytest.mark.parametrize("loss", ["squared", "logistic", "poisson"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_explain_stream_l2_for_float64(dtype, loss):
+    """From memory, rows one after the other: float64 X is prefetched into L2,
+    L1d/4 ahead (STREAM_AHEAD_BYTES), and a loss whose pointwise step runs over a
+    block takes blocks of L1d/4 of X; float32 keeps blocks of L1d/2, 8 rows ahead
+    into L1."""
+    P = _plan()
+    n, isz = 100, np.dtype(dtype).itemsize
+    d = _explain(_big(500_000, n, dtype), loss=loss)
+    assert d["path"] == "rows_stream"
+    if isz == 8:
+        ahead = max(8, -(-(P.L1D // 4) // (n * isz)))
+        assert f"prefetched {ahead} ahead into L2" in d["reason"]
+        frac = 2 if loss == "squared" else 4
+        assert d["block_rows"] == min(max((P.L1D // frac) // (n * isz) // 4 * 4, 4), 64)
+    else:
+        assert d["block_rows"] == min(max((P.L1D // 2) // (n * isz) // 4 * 4, 4), 64)
+        assert "prefetched 8 ahead" in d["reason"] and "L2 (" not in d["reason"]
+    # rows= keeps the L1 prefetch (the kernel prefetches gathered rows itself)
+    X = _big(500_000, n, dtype)
+    y = np.zeros(500_000, dtype=dtype)
+    r = np.arange(0, 500_000, 2)
+    d = fastgrad.explain(X, y, np.zeros(n, dtype=dtype), loss=loss, rows=r, backend="native")
+    assert "into L2" not in d["reason"]
+
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("m,n", [(500_000, 100), (40_000, 1000), (4_000_000, 8), (1000, 3),
                                  (1000, 9)])
