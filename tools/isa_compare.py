@@ -1,7 +1,7 @@
 """Each ISA clone of one build against the others, side by side in one process.
 
-Question it answered (issue 18, the AVX-512 clone's vector width): does a change
-to one clone pay?  FASTGRAD_ISA is read once, at import, so two clones cannot be
+Question it answered (the AVX-512 clone's vector width): does a change to one
+clone pay?  FASTGRAD_ISA is read once, at import, so two clones cannot be
 compared by it in one process; fastgrad._native._select_isa (a private hook for
 tests and this tool) switches the clone between calls.  For each case the same
 call runs with each runnable clone in turn (the order alternating), REPS rounds,
