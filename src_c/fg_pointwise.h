@@ -56,22 +56,21 @@ typedef int64_t fg_v4i __attribute__((vector_size(32)));
 #define FG_HAVE_VECEXT 0
 #endif
 
-/* exp(x) for x <= 0 (or NaN): 2^k e^r with |r| <= ln2/2 and e^r by a
- * degree-11 polynomial fitted to e^r on [-ln2/2, ln2/2] (relative error of
- * the fit 3e-18; tools/fit_poly.py); 0 below -708 where the result would be
- * subnormal (an absolute error under 3e-308). */
-FG_INLINE double fg_expneg(double x)
+/* The core of fg_expneg and fg_exp: x = k ln2 + r with |r| <= ln2/2 (x already
+ * clamped by the caller), e^r by a degree-11 polynomial fitted to e^r on
+ * [-ln2/2, ln2/2] (relative error of the fit 3e-18; tools/fit_poly.py); returns
+ * e^r and sets *k.  Estrin's scheme: a dependency chain of 5 operations instead
+ * of 11. */
+FG_INLINE double fg_exp_core(double xc, int64_t *k)
 {
     const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to integer */
     const double log2e = 1.4426950408889634;
     const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
-    double xc = x < -708.0 ? -708.0 : x;
-    fg_pun t, sh, sc;
+    fg_pun t, sh;
     t.d = xc * log2e + shift;
     sh.d = shift;
     double kd = t.d - shift;
     double r = (xc - kd * ln2hi) - kd * ln2lo;
-    /* Estrin's scheme: a dependency chain of 5 operations instead of 11 */
     double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
     double q0 = 1.0 + r, q1 = 0.5000000000000018 + r * 0.16666666666666147;
     double q2 = 0.04166666666649316 + r * 0.008333333333569098;
@@ -79,38 +78,35 @@ FG_INLINE double fg_expneg(double x)
     double q4 = 2.480148660775664e-05 + r * 2.7557638344026344e-06;
     double q5 = 2.763226447373137e-07 + r * 2.4989491355772434e-08;
     double u0 = q0 + r2 * q1, u1 = q2 + r2 * q3, u2 = q4 + r2 * q5;
-    double p = (u0 + r4 * u1) + r8 * u2;
-    sc.i = (t.i - sh.i + 1023) << 52;                /* 2^k */
+    *k = t.i - sh.i;
+    return (u0 + r4 * u1) + r8 * u2;
+}
+
+/* exp(x) for x <= 0 (or NaN): 2^k e^r (fg_exp_core); 0 below -708 where the
+ * result would be subnormal (an absolute error under 3e-308). */
+FG_INLINE double fg_expneg(double x)
+{
+    double xc = x < -708.0 ? -708.0 : x;
+    int64_t k;
+    double p = fg_exp_core(xc, &k);
+    fg_pun sc;
+    sc.i = (k + 1023) << 52;                /* 2^k */
     double res = p * sc.d;
     return x < -708.0 ? 0.0 : res;
 }
 
-/* exp(x) for every x (the log-link losses): the reduction and polynomial
- * of fg_expneg, with 2^k applied as two factors 2^(k/2) 2^(k - k/2), so that
- * results run from the subnormals (0 below -745) up to +inf (above 709.78,
- * by overflow of the product: no branch, no NaN); NaN stays NaN. */
+/* exp(x) for every x (the log-link losses): fg_exp_core, with 2^k applied as
+ * two factors 2^(k/2) 2^(k - k/2), so that results run from the subnormals (0
+ * below -745) up to +inf (above 709.78, by overflow of the product: no branch,
+ * no NaN); NaN stays NaN. */
 FG_INLINE double fg_exp(double x)
 {
-    const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to integer */
-    const double log2e = 1.4426950408889634;
-    const double ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
     double xc = x > 710.0 ? 710.0 : x;
     xc = xc < -746.0 ? -746.0 : xc;
-    fg_pun t, sh, s1, s2;
-    t.d = xc * log2e + shift;
-    sh.d = shift;
-    double kd = t.d - shift;
-    double r = (xc - kd * ln2hi) - kd * ln2lo;
-    double r2 = r * r, r4 = r2 * r2, r8 = r4 * r4;
-    double q0 = 1.0 + r, q1 = 0.5000000000000018 + r * 0.16666666666666147;
-    double q2 = 0.04166666666649316 + r * 0.008333333333569098;
-    double q3 = 0.0013888888951133485 + r * 0.00019841269413815112;
-    double q4 = 2.480148660775664e-05 + r * 2.7557638344026344e-06;
-    double q5 = 2.763226447373137e-07 + r * 2.4989491355772434e-08;
-    double u0 = q0 + r2 * q1, u1 = q2 + r2 * q3, u2 = q4 + r2 * q5;
-    double p = (u0 + r4 * u1) + r8 * u2;
-    int64_t k = t.i - sh.i;                  /* in [-1076, 1024] (NaN: anything) */
+    int64_t k;                               /* in [-1076, 1024] (NaN: anything) */
+    double p = fg_exp_core(xc, &k);
     int64_t k1 = k >> 1, k2 = k - k1;
+    fg_pun s1, s2;
     s1.i = (int64_t)((uint64_t)(k1 + 1023) << 52);
     s2.i = (int64_t)((uint64_t)(k2 + 1023) << 52);
     return (p * s1.d) * s2.d;
