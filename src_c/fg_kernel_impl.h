@@ -111,6 +111,27 @@ FG_INLINE fg_v4d fg_fold8(fg_v8d a)
 }
 #endif
 
+#if FG_HAVE_VECEXT
+/* the end of dot4's vector loops: the four sums zz, plus columns [f, n) one by
+ * one, plus add, into s */
+FG_INLINE void FN(dot4_tail)(fg_v4d zz, const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
+                             const T *FG_RESTRICT p2, const T *FG_RESTRICT p3,
+                             const T *FG_RESTRICT c, ptrdiff_t f, ptrdiff_t n, double add,
+                             double *s)
+{
+    double r[4];
+    memcpy(r, &zz, sizeof r);
+    for (; f < n; f++) {
+        const double cf = (double)c[f];
+        r[0] += (double)p0[f] * cf;
+        r[1] += (double)p1[f] * cf;
+        r[2] += (double)p2[f] * cf;
+        r[3] += (double)p3[f] * cf;
+    }
+    s[0] = r[0] + add; s[1] = r[1] + add; s[2] = r[2] + add; s[3] = r[3] + add;
+}
+#endif
+
 /* four dot products of rows with c, sharing the loads of c */
 FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
                         const T *FG_RESTRICT p2, const T *FG_RESTRICT p3,
@@ -132,16 +153,7 @@ FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
             a0 += x0 * cf; a1 += x1 * cf; a2 += x2 * cf; a3 += x3 * cf;
         }
         const fg_v4d zz = fg_sum4(fg_fold8(a0), fg_fold8(a1), fg_fold8(a2), fg_fold8(a3));
-        double r[4];
-        memcpy(r, &zz, sizeof r);
-        for (; f < n; f++) {
-            const double cf = (double)c[f];
-            r[0] += (double)p0[f] * cf;
-            r[1] += (double)p1[f] * cf;
-            r[2] += (double)p2[f] * cf;
-            r[3] += (double)p3[f] * cf;
-        }
-        s[0] = r[0] + add; s[1] = r[1] + add; s[2] = r[2] + add; s[3] = r[3] + add;
+        FN(dot4_tail)(zz, p0, p1, p2, p3, c, f, n, add, s);
         return;
     }
 #endif
@@ -159,16 +171,7 @@ FG_INLINE void FN(dot4)(const T *FG_RESTRICT p0, const T *FG_RESTRICT p1,
             a3 += FN(load4)(p3 + f) * cf;
         }
         const fg_v4d zz = fg_sum4(a0, a1, a2, a3);
-        double r[4];
-        memcpy(r, &zz, sizeof r);
-        for (; f < n; f++) {
-            const double cf = (double)c[f];
-            r[0] += (double)p0[f] * cf;
-            r[1] += (double)p1[f] * cf;
-            r[2] += (double)p2[f] * cf;
-            r[3] += (double)p3[f] * cf;
-        }
-        s[0] = r[0] + add; s[1] = r[1] + add; s[2] = r[2] + add; s[3] = r[3] + add;
+        FN(dot4_tail)(zz, p0, p1, p2, p3, c, f, n, add, s);
         return;
     }
 #endif
