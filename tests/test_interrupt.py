@@ -50,17 +50,13 @@ print("after %r %r" % (L, g.tolist()), flush=True)
 """
 
 
-@pytest.mark.parametrize("backend,api,nt", [
-    ("native", "fn.value_and_grad", 1),
-    ("native", "fn.value_and_grad", 2),
-    ("native", "obj.hessp", 2),
-    ("numpy", "fn.value_and_grad", 1),
-])
-def test_sigint_interrupts_long_call(backend, api, nt):
-    skip_if_no_native(backend)
+def _interrupt_child(args, what):
+    """Runs `python -c args...`, sends SIGINT 0.3 s after it prints "started",
+    checks it printed "interrupted" within BOUND; returns (returncode, rest of
+    stdout, stderr)."""
     env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with subprocess.Popen([sys.executable, "-c", CHILD, backend, api, str(nt)], cwd=REPO,
-                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    with subprocess.Popen([sys.executable, "-c", *args], cwd=REPO, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                           text=True) as proc:
         try:
             line = proc.stdout.readline()
@@ -71,8 +67,7 @@ def test_sigint_interrupts_long_call(backend, api, nt):
             line = proc.stdout.readline()
             elapsed = time.monotonic() - t_sent
             assert line.startswith("interrupted"), (line, proc.stderr.read())
-            print(f"{backend} {api} n_threads={nt}: KeyboardInterrupt {elapsed:.3f} s "
-                  "after SIGINT")
+            print(f"{what}: KeyboardInterrupt {elapsed:.3f} s after SIGINT")
             assert elapsed < BOUND, f"KeyboardInterrupt after {elapsed:.3f} s (bound {BOUND} s)"
             # the rest of stdout (already partly in the reader's buffer), then stderr
             out = proc.stdout.read()
@@ -81,7 +76,20 @@ def test_sigint_interrupts_long_call(backend, api, nt):
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert proc.returncode == 0, err
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("backend,api,nt", [
+    ("native", "fn.value_and_grad", 1),
+    ("native", "fn.value_and_grad", 2),
+    ("native", "obj.hessp", 2),
+    ("numpy", "fn.value_and_grad", 1),
+])
+def test_sigint_interrupts_long_call(backend, api, nt):
+    skip_if_no_native(backend)
+    rc, out, err = _interrupt_child([CHILD, backend, api, str(nt)],
+                                    f"{backend} {api} n_threads={nt}")
+    assert rc == 0, err
     assert out.startswith("after "), (out, err)
     L, g = [eval(part) for part in out[len("after "):].split(" ", 1)]   # noqa: S307
     # closed form: every row is x, so the mean loss is l(z) and the gradient x l'(z)
@@ -134,27 +142,7 @@ print("after %r" % bool(abs(a[0] - b[0]) < 1e-12 and np.allclose(a[1], b[1], ato
 @pytest.mark.parametrize("nt", [1, 2])
 def test_sigint_interrupts_long_csr_call(nt):
     skip_if_no_native("native")
-    env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    with subprocess.Popen([sys.executable, "-c", CHILD_CSR, str(nt)], cwd=REPO, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as proc:
-        try:
-            line = proc.stdout.readline()
-            assert line.strip() == "started", (line, proc.stderr.read())
-            time.sleep(0.3)                       # the call is under way
-            t_sent = time.monotonic()
-            proc.send_signal(signal.SIGINT)
-            line = proc.stdout.readline()
-            elapsed = time.monotonic() - t_sent
-            assert line.startswith("interrupted"), (line, proc.stderr.read())
-            print(f"CSR multinomial hessp n_threads={nt}: KeyboardInterrupt {elapsed:.3f} s "
-                  "after SIGINT")
-            assert elapsed < BOUND, f"KeyboardInterrupt after {elapsed:.3f} s (bound {BOUND} s)"
-            out = proc.stdout.read()
-            err = proc.stderr.read()
-            proc.wait(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 0, err
+    rc, out, err = _interrupt_child([CHILD_CSR, str(nt)],
+                                    f"CSR multinomial hessp n_threads={nt}")
+    assert rc == 0, err
     assert out.strip() == "after True", (out, err)
