@@ -267,7 +267,7 @@ cdef int _get_plan(PlanKey *key, PlanVal *out) except -1:
         out[0] = _plan_vals[s]
         return 0
     if _plan_fields is None:
-        from fastgrad._plan import native_fields
+        from ._plan import native_fields
         _plan_fields = native_fields
     cdef tuple t = _plan_fields(key.csr, key.nrows, key.n, key.k, key.isz, key.sr,
                                 key.sc, key.m, key.nnz, key.idx, key.loss, key.mode,
