@@ -61,6 +61,7 @@ cdef extern from "fastgrad_kernels.h" nogil:
         int path
         int stream
         Py_ssize_t block_rows
+        Py_ssize_t block_cols
         double power
     size_t fg_work_size(const fg_args *a) noexcept
     int fg_have_vector_paths() noexcept
@@ -235,7 +236,7 @@ cdef struct PlanKey:
 
 cdef struct PlanVal:
     int path, stream, par_reduce
-    Py_ssize_t block_rows, chunk_rows, nchunks, check_chunks
+    Py_ssize_t block_rows, block_cols, chunk_rows, nchunks, check_chunks
 
 cdef enum:
     PLAN_SLOTS = 64
@@ -279,6 +280,7 @@ cdef int _get_plan(PlanKey *key, PlanVal *out) except -1:
     out.nchunks = t[4]
     out.par_reduce = t[5]
     out.check_chunks = t[6] if t[6] >= 1 else 1
+    out.block_cols = t[7]
     _plan_keys[s] = key[0]
     _plan_vals[s] = out[0]
     _plan_used[s] = True
@@ -307,6 +309,7 @@ cdef inline void _apply(fg_args *a, const PlanVal *p) noexcept:
     a.path = p.path
     a.stream = p.stream
     a.block_rows = p.block_rows
+    a.block_cols = p.block_cols
 
 
 def plan_of_call(X, Py_ssize_t nrows, Py_ssize_t k, int loss, bint hess, bint want_grad,
@@ -385,6 +388,7 @@ cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize
     a.path = 0
     a.stream = 0
     a.block_rows = 0
+    a.block_cols = 0
     a.power = 0.0
 
 

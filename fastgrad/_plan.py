@@ -240,17 +240,28 @@ SEQ_MIN_FEATURES = 16
 #: 1.09-1.16x slower with it (ahead 4 to 16 KiB), squared 1.05-1.25x.
 STREAM_AHEAD_BYTES = L1D // 4
 
-#: the column path's panel: rows of an F-ordered X whose n columns take about
-#: an eighth of L3 (4 MiB of a 32 MiB L3), so the panel's second sweep (g +=
-#: X_b^T d) reads it from L2 or L3, never memory.  Panels sized for L2 alone
-#: were shorter (32 rows at n = 1000) and slower: with 4-row column segments
-#: the prefetcher never gets going (C harness, 40,000 x 1000: 32 rows 3.0x a
-#: gemv read, 512 rows 1.8x)
-COL_PANEL_BYTES = L3 // 8
-#: 256 to 2048 rows: shorter column segments starve the hardware prefetcher,
-#: longer ones gained nothing (500,000 x 100: 320 rows 1.48x, 1024 rows
-#: 1.52-1.53x a read); not a cache size
-COL_MIN_ROWS, COL_MAX_ROWS = 256, 2048
+#: the bytes of a cache line (every x86-64 and ARM server core this runs on)
+LINE_BYTES = 64
+#: the column path's panel: rows of an F-ordered X whose segment of each
+#: column is this many bytes, 8 cache lines (64 rows of float64, 128 of
+#: float32).  The next panel is prefetched by software while the current one
+#: is swept twice (its first half during the z sweep, its second during the g
+#: sweep: COL_PREFETCH below), so the panel no longer needs segments long
+#: enough for the hardware prefetcher to pick each column up (the reason the
+#: panels were 256 to 2048 rows before), and short panels are read again from
+#: L1/L2 rather than L2/L3.  Side by side in one process, 1 thread, Xeon
+#: AVX-512 (48 KiB L1d, 2 MiB L2), time / a read of X, segments of 4 / 8 / 16
+#: / 32 / 128 lines: 500,000 x 100 float64 squared 1.23 (8) 1.30 1.30 1.32
+#: 1.80 (128, the old 2048 rows); float32 2.77 (4) 1.23 (8) 1.34 1.32 1.55;
+#: logistic alike; 1,000,000 x 50 float64 1.13 (8) 1.13 1.21 1.31; 2,000,000
+#: x 24 float32 1.61 (4) 1.38 (8) 1.40 1.43; 40,000 x 1000 float64 1.74 (8),
+#: 2.2-2.3 for the others (tools/layout_floor.py: 1.73 for any blocked
+#: order there).
+COL_SEGMENT_BYTES = 8 * LINE_BYTES
+#: prefetch the next panel (FG_STREAM_PREFETCH on the column path) when the
+#: chunk comes from memory, as the row paths do (STREAM_BYTES); with the
+#: 2048-row panels and no prefetch, 500,000 x 100 float64 ran 1.49-1.80x a read
+COL_PREFETCH = True
 #: the panel's z, t, d (k doubles a row each) stay within a quarter of L2
 #: (256 KiB on a 1 MiB L2) so the pointwise step runs from L2
 COL_WORK_BYTES = L2 // 4
@@ -336,9 +347,9 @@ def row_block(rowbytes):
 
 
 def col_block(n, k, itemsize):
-    """Rows per panel of the column path (see COL_PANEL_BYTES)."""
-    b = COL_PANEL_BYTES // (max(n, 1) * itemsize)
-    b = min(max(b, COL_MIN_ROWS), COL_MAX_ROWS)
+    """Rows per panel of the column path (see COL_SEGMENT_BYTES), with its z,
+    t and d within COL_WORK_BYTES."""
+    b = COL_SEGMENT_BYTES // itemsize
     b = min(b, COL_WORK_BYTES // (max(k, 1) * 8))
     return max(b & ~7, 16)
 
@@ -406,9 +417,14 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             path, block_rows = Path.COLS, col_block(n, k, itemsize)
             narrow = rows or (itemsize == 4 and mode == Mode.HESSP and loss != Loss.SQUARED)
             block_cols = COL_SWEEP_NARROW if narrow else COL_SWEEP
-            why = (f"{where}: column panels of {block_rows} rows (about L3/8 = "
-                   f"{_mb(COL_PANEL_BYTES)} of X, 256 to 2048 rows, z within L2/4 = "
-                   f"{_mb(COL_WORK_BYTES)}), swept {block_cols} columns at a time")
+            first = min(nrows, _chunks(nrows, rowbytes, 1)[0]) * rowbytes
+            if COL_PREFETCH and not rows and first >= STREAM_BYTES:
+                stream = STREAM_PREFETCH
+            why = (f"{where}: column panels of {block_rows} rows ({_mb(COL_SEGMENT_BYTES)} "
+                   f"of each column, z within L2/4 = {_mb(COL_WORK_BYTES)}), swept "
+                   f"{block_cols} columns at a time"
+                   + (f", the next panel prefetched (chunks of at least L2/4 = "
+                      f"{_mb(STREAM_BYTES)} come from memory)" if stream else ""))
     elif loss == Loss.MULTINOMIAL or k > 1:
         path, block_rows = Path.ROWS_MULTI, 1
         why = f"{where}, {k} outputs: one row at a time, all outputs per row"
@@ -510,14 +526,14 @@ def plan_numpy(loss, k, csr):
 def native_fields(csr, nrows, n, k, itemsize, sr, sc, m, nnz, index_itemsize, loss, mode,
                   rows):
     """What _native.pyx's plan cache stores: (path, stream, block_rows,
-    chunk_rows, n_chunks, par_reduce, check_chunks); the thread count is capped
+    chunk_rows, n_chunks, par_reduce, check_chunks, block_cols or 0); the thread count is capped
     per call at n_chunks (the thread count never changes the chunks)."""
     if csr:
         p = plan_csr(nrows, m, nnz, n, k, itemsize, index_itemsize, loss, mode, rows, 1)
     else:
         p = plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, 1)
     return (int(p.path), p.stream, p.block_rows, p.chunk_rows, p.n_chunks,
-            1 if p.par_reduce else 0, p.check_chunks)
+            1 if p.par_reduce else 0, p.check_chunks, p.block_cols or 0)
 
 
 def machine():

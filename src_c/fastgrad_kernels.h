@@ -72,6 +72,7 @@ typedef struct {
     int path;               /* enum fg_path (the plan's) */
     int stream;             /* FG_STREAM_* flags (the plan's) */
     ptrdiff_t block_rows;   /* rows per block (the plan's; row paths: at most FG_BR) */
+    ptrdiff_t block_cols;   /* the column path's columns a sweep, 8 or 4 (the plan's) */
     double power;           /* FG_TWEEDIE's power p (not 1, 2 or in (0, 1)); else unused */
 } fg_args;
 

@@ -954,30 +954,65 @@ FG_INLINE const T *FN(col_seg)(const fg_args *a, ptrdiff_t f, ptrdiff_t b0, ptrd
     return xb;
 }
 
-/* z[0:nb] += X_b[:, f:f+4] @ c[f:f+4] (c has stride k) */
-FG_INLINE void FN(col_axpy4)(double *FG_RESTRICT z, const T *FG_RESTRICT x0,
-                             const T *FG_RESTRICT x1, const T *FG_RESTRICT x2,
-                             const T *FG_RESTRICT x3, double c0, double c1, double c2,
-                             double c3, ptrdiff_t nb)
+/* The column path's prefetch of the next panel (the plan's FG_STREAM_PREFETCH,
+ * "spread"): while rows [i0, i0 + line) of a panel's segments are read, on
+ * every other line, the line at plo + i0 / 2 of each segment (the next panel's
+ * part of that column) is prefetched while below phi.  The first sweep over a
+ * panel (z) prefetches the first half of the next panel, the second (g) the
+ * second half, so memory stays busy while the second sweep reads from cache.
+ * plo = phi = 0: no prefetch (rows=, the last panel, an output j > 0). */
+#define FG_COL_LINE ((ptrdiff_t)(64 / sizeof(T)))
+FG_INLINE void FN(col_pf)(const T *const *x, const int nx, ptrdiff_t i0, ptrdiff_t plo,
+                          ptrdiff_t phi)
 {
-    ptrdiff_t b0 = 0;
 #if FG_HAVE_VECEXT
-    if (sizeof(T) == 4) {  /* float: one conversion per 4 values (see axpy4) */
-        const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1};
-        const fg_v4d C2 = {c2, c2, c2, c2}, C3 = {c3, c3, c3, c3};
-        for (; b0 + 4 <= nb; b0 += 4) {
-            fg_v4d zv;
-            memcpy(&zv, z + b0, sizeof zv);
-            zv += FN(load4)(x0 + b0) * C0 + FN(load4)(x1 + b0) * C1 +
-                  FN(load4)(x2 + b0) * C2 + FN(load4)(x3 + b0) * C3;
-            memcpy(z + b0, &zv, sizeof zv);
+    const ptrdiff_t o = plo + i0 / 2;
+    if ((i0 & FG_COL_LINE) || o >= phi) return;
+    for (int q = 0; q < nx; q++) FG_PREFETCH(x[q] + o);
+#else
+    (void)x, (void)nx, (void)i0, (void)plo, (void)phi;
+#endif
+}
+
+/* the lines [i0, i1) of a panel, for the loops over its rows b; without the
+ * vector extensions (the portable build) one step over the whole panel and no
+ * prefetch (its reductions would fold the sums every line) */
+#if FG_HAVE_VECEXT
+#define FG_COL_STEP FG_COL_LINE
+#else
+#define FG_COL_STEP PTRDIFF_MAX
+#endif
+#define FG_COL_LINES(nb)                                                            \
+    for (ptrdiff_t i0 = 0, i1; i1 = ((nb) - i0 <= FG_COL_STEP ? (nb) : i0 + FG_COL_STEP), \
+                               i0 < (nb); i0 = i1)
+
+/* z[0:nb] += X_b[:, f:f+4] @ c[0:4] (x[u] = column f + u's segment) */
+FG_INLINE void FN(col_axpy4)(double *FG_RESTRICT z, const T *const *x, const double *c,
+                             ptrdiff_t nb, ptrdiff_t plo, ptrdiff_t phi)
+{
+    const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    FG_COL_LINES(nb) {
+        FN(col_pf)(x, 4, i0, plo, phi);
+        ptrdiff_t b0 = i0;
+#if FG_HAVE_VECEXT
+        if (sizeof(T) == 4) {  /* float: one conversion per 4 values (see axpy4) */
+            const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1};
+            const fg_v4d C2 = {c2, c2, c2, c2}, C3 = {c3, c3, c3, c3};
+            for (; b0 + 4 <= i1; b0 += 4) {
+                fg_v4d zv;
+                memcpy(&zv, z + b0, sizeof zv);
+                zv += FN(load4)(x0 + b0) * C0 + FN(load4)(x1 + b0) * C1 +
+                      FN(load4)(x2 + b0) * C2 + FN(load4)(x3 + b0) * C3;
+                memcpy(z + b0, &zv, sizeof zv);
+            }
         }
-    }
 #endif
 #pragma omp simd
-    for (ptrdiff_t b = b0; b < nb; b++)
-        z[b] += (double)x0[b] * c0 + (double)x1[b] * c1 + (double)x2[b] * c2 +
-                (double)x3[b] * c3;
+        for (ptrdiff_t b = b0; b < i1; b++)
+            z[b] += (double)x0[b] * c0 + (double)x1[b] * c1 + (double)x2[b] * c2 +
+                    (double)x3[b] * c3;
+    }
 }
 
 /* z[0:nb] += X_b[:, f:f+8] @ c[0:8] (x[u] = column f + u's segment), and
@@ -990,75 +1025,98 @@ FG_INLINE void FN(col_axpy4)(double *FG_RESTRICT z, const T *FG_RESTRICT x0,
  * float32 logistic 16.4-19.1 -> 15.0-15.2 with the vector loop for float) */
 FG_INLINE void FN(col_axpy8)(double *FG_RESTRICT z, double *FG_RESTRICT t,
                              const T *const *x, const double *c, const double *u,
-                             ptrdiff_t nb)
+                             ptrdiff_t nb, ptrdiff_t plo, ptrdiff_t phi)
 {
     const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
     const T *x4 = x[4], *x5 = x[5], *x6 = x[6], *x7 = x[7];
     const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
     const double c4 = c[4], c5 = c[5], c6 = c[6], c7 = c[7];
-    ptrdiff_t b0 = 0;
-#if FG_HAVE_VECEXT
-    if (sizeof(T) == 4 && !t) {  /* float: one conversion per 4 values (see axpy4) */
-        const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1}, C2 = {c2, c2, c2, c2};
-        const fg_v4d C3 = {c3, c3, c3, c3}, C4 = {c4, c4, c4, c4}, C5 = {c5, c5, c5, c5};
-        const fg_v4d C6 = {c6, c6, c6, c6}, C7 = {c7, c7, c7, c7};
-        for (; b0 + 4 <= nb; b0 += 4) {
-            fg_v4d zv;
-            memcpy(&zv, z + b0, sizeof zv);
-            zv += (FN(load4)(x0 + b0) * C0 + FN(load4)(x1 + b0) * C1 +
-                   FN(load4)(x2 + b0) * C2 + FN(load4)(x3 + b0) * C3) +
-                  (FN(load4)(x4 + b0) * C4 + FN(load4)(x5 + b0) * C5 +
-                   FN(load4)(x6 + b0) * C6 + FN(load4)(x7 + b0) * C7);
-            memcpy(z + b0, &zv, sizeof zv);
-        }
-    }
-#endif
     if (!t) {
+        FG_COL_LINES(nb) {
+            FN(col_pf)(x, 8, i0, plo, phi);
+            ptrdiff_t b0 = i0;
+#if FG_HAVE_VECEXT
+            if (sizeof(T) == 4) {  /* float: one conversion per 4 values (see axpy4) */
+                const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1};
+                const fg_v4d C2 = {c2, c2, c2, c2}, C3 = {c3, c3, c3, c3};
+                const fg_v4d C4 = {c4, c4, c4, c4}, C5 = {c5, c5, c5, c5};
+                const fg_v4d C6 = {c6, c6, c6, c6}, C7 = {c7, c7, c7, c7};
+                for (; b0 + 4 <= i1; b0 += 4) {
+                    fg_v4d zv;
+                    memcpy(&zv, z + b0, sizeof zv);
+                    zv += (FN(load4)(x0 + b0) * C0 + FN(load4)(x1 + b0) * C1 +
+                           FN(load4)(x2 + b0) * C2 + FN(load4)(x3 + b0) * C3) +
+                          (FN(load4)(x4 + b0) * C4 + FN(load4)(x5 + b0) * C5 +
+                           FN(load4)(x6 + b0) * C6 + FN(load4)(x7 + b0) * C7);
+                    memcpy(z + b0, &zv, sizeof zv);
+                }
+            }
+#endif
 #pragma omp simd
-        for (ptrdiff_t b = b0; b < nb; b++)
-            z[b] += ((double)x0[b] * c0 + (double)x1[b] * c1 + (double)x2[b] * c2 +
-                     (double)x3[b] * c3) +
-                    ((double)x4[b] * c4 + (double)x5[b] * c5 + (double)x6[b] * c6 +
-                     (double)x7[b] * c7);
+            for (ptrdiff_t b = b0; b < i1; b++)
+                z[b] += ((double)x0[b] * c0 + (double)x1[b] * c1 + (double)x2[b] * c2 +
+                         (double)x3[b] * c3) +
+                        ((double)x4[b] * c4 + (double)x5[b] * c5 + (double)x6[b] * c6 +
+                         (double)x7[b] * c7);
+        }
         return;
     }
     const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
     const double u4 = u[4], u5 = u[5], u6 = u[6], u7 = u[7];
+    FG_COL_LINES(nb) {
+        FN(col_pf)(x, 8, i0, plo, phi);
 #pragma omp simd
-    for (ptrdiff_t b = b0; b < nb; b++) {
-        const double y0 = (double)x0[b], y1 = (double)x1[b], y2 = (double)x2[b];
-        const double y3 = (double)x3[b], y4 = (double)x4[b], y5 = (double)x5[b];
-        const double y6 = (double)x6[b], y7 = (double)x7[b];
-        z[b] += (y0 * c0 + y1 * c1 + y2 * c2 + y3 * c3) + (y4 * c4 + y5 * c5 + y6 * c6 + y7 * c7);
-        t[b] += (y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3) + (y4 * u4 + y5 * u5 + y6 * u6 + y7 * u7);
+        for (ptrdiff_t b = i0; b < i1; b++) {
+            const double y0 = (double)x0[b], y1 = (double)x1[b], y2 = (double)x2[b];
+            const double y3 = (double)x3[b], y4 = (double)x4[b], y5 = (double)x5[b];
+            const double y6 = (double)x6[b], y7 = (double)x7[b];
+            z[b] += (y0 * c0 + y1 * c1 + y2 * c2 + y3 * c3) +
+                    (y4 * c4 + y5 * c5 + y6 * c6 + y7 * c7);
+            t[b] += (y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3) +
+                    (y4 * u4 + y5 * u5 + y6 * u6 + y7 * u7);
+        }
     }
 }
 
-/* columns [0, f) of X_b @ c added into z (and of X_b @ u into t, when t),
- * eight at a time, f the largest multiple of 8 up to n; returns f (0 when
- * this step does not apply: the caller's 4-column loop does all columns) */
-FG_INLINE ptrdiff_t FN(col_sweep8)(const fg_args *a, const T *c, const T *u, ptrdiff_t j,
-                                   ptrdiff_t b0, ptrdiff_t nb, double *FG_RESTRICT z,
-                                   double *FG_RESTRICT t)
+/* z[0:nb] += X_b[:, f:f+4] @ c[0:4] and t[0:nb] += X_b[:, f:f+4] @ u[0:4]
+ * in one sweep (hessp of a non-quadratic loss needs both) */
+FG_INLINE void FN(col_axpy4x2)(double *FG_RESTRICT z, double *FG_RESTRICT t,
+                               const T *const *x, const double *c, const double *u,
+                               ptrdiff_t nb, ptrdiff_t plo, ptrdiff_t phi)
 {
-    const ptrdiff_t n = a->n, k = a->k;
-    ptrdiff_t f = 0;
-    /* not with rows= (the gathered segments have room for 4 columns), nor
-     * for two outputs of a float X: 16 broadcast coefficients and the
-     * conversions do not fit the 16 vector registers (side by side, 500,000
-     * x 100 F float32 logistic hessp: 16.0-18.7 -> 16.4-19.2 ms, no gain) */
-    if (a->rows || (sizeof(T) == 4 && t)) return 0;
-    for (; f + 8 <= n; f += 8) {
-        const T *xs[8];
-        double cs[8], us[8];
-        for (int q = 0; q < 8; q++) {
-            xs[q] = FN(col_seg)(a, f + q, b0, nb, NULL);  /* in place: no rows= */
-            cs[q] = (double)c[(f + q) * k + j];
-            us[q] = t ? (double)u[(f + q) * k + j] : 0.0;
+    const T *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
+    const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
+    FG_COL_LINES(nb) {
+        FN(col_pf)(x, 4, i0, plo, phi);
+        ptrdiff_t b0 = i0;
+#if FG_HAVE_VECEXT
+        if (sizeof(T) == 4) {  /* float: one conversion per 4 values (see axpy4) */
+            const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1};
+            const fg_v4d C2 = {c2, c2, c2, c2}, C3 = {c3, c3, c3, c3};
+            const fg_v4d U0 = {u0, u0, u0, u0}, U1 = {u1, u1, u1, u1};
+            const fg_v4d U2 = {u2, u2, u2, u2}, U3 = {u3, u3, u3, u3};
+            for (; b0 + 4 <= i1; b0 += 4) {
+                const fg_v4d y0 = FN(load4)(x0 + b0), y1 = FN(load4)(x1 + b0);
+                const fg_v4d y2 = FN(load4)(x2 + b0), y3 = FN(load4)(x3 + b0);
+                fg_v4d zv, tv;
+                memcpy(&zv, z + b0, sizeof zv);
+                memcpy(&tv, t + b0, sizeof tv);
+                zv += y0 * C0 + y1 * C1 + y2 * C2 + y3 * C3;
+                tv += y0 * U0 + y1 * U1 + y2 * U2 + y3 * U3;
+                memcpy(z + b0, &zv, sizeof zv);
+                memcpy(t + b0, &tv, sizeof tv);
+            }
         }
-        FN(col_axpy8)(z, t, xs, cs, us, nb);
+#endif
+#pragma omp simd
+        for (ptrdiff_t b = b0; b < i1; b++) {
+            const double y0 = (double)x0[b], y1 = (double)x1[b];
+            const double y2 = (double)x2[b], y3 = (double)x3[b];
+            z[b] += y0 * c0 + y1 * c1 + y2 * c2 + y3 * c3;
+            t[b] += y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3;
+        }
     }
-    return f;
 }
 
 FG_INLINE void FN(col_axpy1)(double *FG_RESTRICT z, const T *FG_RESTRICT x, double c,
@@ -1068,93 +1126,57 @@ FG_INLINE void FN(col_axpy1)(double *FG_RESTRICT z, const T *FG_RESTRICT x, doub
     for (ptrdiff_t b = 0; b < nb; b++) z[b] += (double)x[b] * c;
 }
 
-/* z = X_b @ c (+ c0), one output column j at a time; c is (n, k) */
-FG_INLINE void FN(col_matvec)(const fg_args *a, const T *c, const T *c0, ptrdiff_t j,
-                              ptrdiff_t b0, ptrdiff_t nb, double *FG_RESTRICT z,
-                              T *FG_RESTRICT xb)
+/* z = X_b @ c (+ c0), and t = X_b @ u (+ u0) when t, for output column j of
+ * c (n, k): W columns a sweep (the plan's block_cols: 8, or 4 where 8
+ * accumulating streams do not pay, see COL_SWEEP in fastgrad/_plan.py), the
+ * last n % 4 one at a time.  xb: room for 4 gathered segments (rows=). */
+FG_INLINE void FN(col_matvec)(const fg_args *a, const T *c, const T *c0, const T *u,
+                              const T *u0, ptrdiff_t j, ptrdiff_t b0, ptrdiff_t nb,
+                              double *FG_RESTRICT z, double *FG_RESTRICT t,
+                              T *FG_RESTRICT xb, ptrdiff_t plo, ptrdiff_t phi)
 {
     const ptrdiff_t n = a->n, k = a->k, B = a->block_rows;
-    double init = c0 ? (double)c0[j] : 0.0;
-    for (ptrdiff_t b = 0; b < nb; b++) z[b] = init;
-    ptrdiff_t f = FN(col_sweep8)(a, c, NULL, j, b0, nb, z, NULL);
-    for (; f + 4 <= n; f += 4) {
-        const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
-        const T *x1 = FN(col_seg)(a, f + 1, b0, nb, xb + B);
-        const T *x2 = FN(col_seg)(a, f + 2, b0, nb, xb + 2 * B);
-        const T *x3 = FN(col_seg)(a, f + 3, b0, nb, xb + 3 * B);
-        FN(col_axpy4)(z, x0, x1, x2, x3, (double)c[f * k + j], (double)c[(f + 1) * k + j],
-                      (double)c[(f + 2) * k + j], (double)c[(f + 3) * k + j], nb);
-    }
-    for (; f < n; f++)
-        FN(col_axpy1)(z, FN(col_seg)(a, f, b0, nb, xb), (double)c[f * k + j], nb);
-}
-
-/* z[0:nb] += X_b[:, f:f+4] @ c[f:f+4] and t[0:nb] += X_b[:, f:f+4] @ u[f:f+4]
- * in one sweep (hessp of a non-quadratic loss needs both) */
-FG_INLINE void FN(col_axpy4x2)(double *FG_RESTRICT z, double *FG_RESTRICT t,
-                               const T *FG_RESTRICT x0, const T *FG_RESTRICT x1,
-                               const T *FG_RESTRICT x2, const T *FG_RESTRICT x3,
-                               const double *c, const double *u, ptrdiff_t nb)
-{
-    const double c0 = c[0], c1 = c[1], c2 = c[2], c3 = c[3];
-    const double u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
-    ptrdiff_t b0 = 0;
-#if FG_HAVE_VECEXT
-    if (sizeof(T) == 4) {  /* float: one conversion per 4 values (see axpy4) */
-        const fg_v4d C0 = {c0, c0, c0, c0}, C1 = {c1, c1, c1, c1};
-        const fg_v4d C2 = {c2, c2, c2, c2}, C3 = {c3, c3, c3, c3};
-        const fg_v4d U0 = {u0, u0, u0, u0}, U1 = {u1, u1, u1, u1};
-        const fg_v4d U2 = {u2, u2, u2, u2}, U3 = {u3, u3, u3, u3};
-        for (; b0 + 4 <= nb; b0 += 4) {
-            const fg_v4d y0 = FN(load4)(x0 + b0), y1 = FN(load4)(x1 + b0);
-            const fg_v4d y2 = FN(load4)(x2 + b0), y3 = FN(load4)(x3 + b0);
-            fg_v4d zv, tv;
-            memcpy(&zv, z + b0, sizeof zv);
-            memcpy(&tv, t + b0, sizeof tv);
-            zv += y0 * C0 + y1 * C1 + y2 * C2 + y3 * C3;
-            tv += y0 * U0 + y1 * U1 + y2 * U2 + y3 * U3;
-            memcpy(z + b0, &zv, sizeof zv);
-            memcpy(t + b0, &tv, sizeof tv);
+    const ptrdiff_t W = a->block_cols == 8 ? 8 : 4;
+    const double zi = c0 ? (double)c0[j] : 0.0, ti = (t && u0) ? (double)u0[j] : 0.0;
+    for (ptrdiff_t b = 0; b < nb; b++) z[b] = zi;
+    if (t)
+        for (ptrdiff_t b = 0; b < nb; b++) t[b] = ti;
+    ptrdiff_t f = 0;
+    for (; f + W <= n; f += W) {
+        const T *xs[8];
+        double cs[8], us[8];
+        for (int q = 0; q < W; q++) {
+            xs[q] = FN(col_seg)(a, f + q, b0, nb, xb + q * B);
+            cs[q] = (double)c[(f + q) * k + j];
+            us[q] = t ? (double)u[(f + q) * k + j] : 0.0;
         }
+        if (W == 8)
+            FN(col_axpy8)(z, t, xs, cs, us, nb, plo, phi);
+        else if (t)
+            FN(col_axpy4x2)(z, t, xs, cs, us, nb, plo, phi);
+        else
+            FN(col_axpy4)(z, xs, cs, nb, plo, phi);
     }
-#endif
-#pragma omp simd
-    for (ptrdiff_t b = b0; b < nb; b++) {
-        const double y0 = (double)x0[b], y1 = (double)x1[b];
-        const double y2 = (double)x2[b], y3 = (double)x3[b];
-        z[b] += y0 * c0 + y1 * c1 + y2 * c2 + y3 * c3;
-        t[b] += y0 * u0 + y1 * u1 + y2 * u2 + y3 * u3;
-    }
-}
-
-/* z = X_b @ c (+ c0) and t = X_b @ u (+ u0) for output column j, one sweep */
-FG_INLINE void FN(col_matvec2)(const fg_args *a, const T *c, const T *c0, const T *u,
-                               const T *u0, ptrdiff_t j, ptrdiff_t b0, ptrdiff_t nb,
-                               double *FG_RESTRICT z, double *FG_RESTRICT t,
-                               T *FG_RESTRICT xb)
-{
-    const ptrdiff_t n = a->n, k = a->k, B = a->block_rows;
-    const double zi = c0 ? (double)c0[j] : 0.0, ti = u0 ? (double)u0[j] : 0.0;
-    for (ptrdiff_t b = 0; b < nb; b++) {
-        z[b] = zi;
-        t[b] = ti;
-    }
-    ptrdiff_t f = FN(col_sweep8)(a, c, u, j, b0, nb, z, t);
-    for (; f + 4 <= n; f += 4) {
-        const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
-        const T *x1 = FN(col_seg)(a, f + 1, b0, nb, xb + B);
-        const T *x2 = FN(col_seg)(a, f + 2, b0, nb, xb + 2 * B);
-        const T *x3 = FN(col_seg)(a, f + 3, b0, nb, xb + 3 * B);
-        const double cc[4] = {(double)c[f * k + j], (double)c[(f + 1) * k + j],
-                              (double)c[(f + 2) * k + j], (double)c[(f + 3) * k + j]};
-        const double uu[4] = {(double)u[f * k + j], (double)u[(f + 1) * k + j],
-                              (double)u[(f + 2) * k + j], (double)u[(f + 3) * k + j]};
-        FN(col_axpy4x2)(z, t, x0, x1, x2, x3, cc, uu, nb);
+    if (f + 4 <= n) {
+        const T *xs[4];
+        double cs[4], us[4];
+        for (int q = 0; q < 4; q++) {
+            xs[q] = FN(col_seg)(a, f + q, b0, nb, xb + q * B);
+            cs[q] = (double)c[(f + q) * k + j];
+            us[q] = t ? (double)u[(f + q) * k + j] : 0.0;
+        }
+        if (t)
+            FN(col_axpy4x2)(z, t, xs, cs, us, nb, plo, phi);
+        else
+            FN(col_axpy4)(z, xs, cs, nb, plo, phi);
+        f += 4;
     }
     for (; f < n; f++) {
         const T *x = FN(col_seg)(a, f, b0, nb, xb);
+        if (plo < phi)
+            for (ptrdiff_t o = plo; o < phi; o += FG_COL_LINE) FG_PREFETCH(x + o);
         FN(col_axpy1)(z, x, (double)c[f * k + j], nb);
-        FN(col_axpy1)(t, x, (double)u[f * k + j], nb);
+        if (t) FN(col_axpy1)(t, x, (double)u[f * k + j], nb);
     }
 }
 
@@ -1168,20 +1190,29 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const int mode = fg_mode(a), loss = a->loss;
     const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
     const int need_y = mode != FG_MODE_HESSP || fg_hess_needs_y(loss);
+    const int pf = (a->stream & FG_STREAM_PREFETCH) && !a->rows;
     double *z = work, *t = z + k * B, *d = t + k * B, *yb = d + k * B, *wb = yb + B;
     double *lb = wb + B;
-    T *xb = (T *)(lb + B);  /* 4 gathered column segments (rows given) */
+    T *xb = (T *)(lb + B);  /* 8 gathered column segments (rows=) */
     double *gi = g + n * k;
     double acc = 0.0;
     for (ptrdiff_t b0 = r0; b0 < r1; b0 += B) {
         const ptrdiff_t nb = (r1 - b0 < B) ? r1 - b0 : B;
+        /* the next panel, prefetched: its first half during the z sweep, its
+         * second during the g sweep (offsets from this panel's segments) */
+        const ptrdiff_t nn = pf ? ((r1 - b0 - nb < B) ? r1 - b0 - nb : B) : 0;
+        const ptrdiff_t p1 = nb, p2 = nb + (nn + 1) / 2, p3 = nb + nn;
         for (ptrdiff_t j = 0; j < k; j++) {
+            const ptrdiff_t lo = j ? 0 : p1, hi = j ? 0 : p2;
             if (need_z && mode == FG_MODE_HESSP)
-                FN(col_matvec2)(a, coef, icpt, v, vicpt, j, b0, nb, z + j * B, t + j * B, xb);
+                FN(col_matvec)(a, coef, icpt, v, vicpt, j, b0, nb, z + j * B, t + j * B,
+                               xb, lo, hi);
             else if (need_z)
-                FN(col_matvec)(a, coef, icpt, j, b0, nb, z + j * B, xb);
+                FN(col_matvec)(a, coef, icpt, NULL, NULL, j, b0, nb, z + j * B, NULL, xb,
+                               lo, hi);
             else if (mode == FG_MODE_HESSP)
-                FN(col_matvec)(a, v, vicpt, j, b0, nb, t + j * B, xb);
+                FN(col_matvec)(a, v, vicpt, NULL, NULL, j, b0, nb, t + j * B, NULL, xb, lo,
+                               hi);
         }
         if (loss == FG_MULTINOMIAL) {
             /* the softmax couples the k outputs: one row (stride B) at a time */
@@ -1216,22 +1247,27 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         }
         /* g[f, j] += X_b[:, f] . d[:, j], four columns at a time: four
          * independent sums (one sum alone waits on its own additions) and
-         * each d loaded once for four columns (software prefetch of the
-         * next block only lost, see fastgrad/_plan.py COL_PANEL_BYTES) */
+         * each d loaded once for four columns; the second half of the next
+         * panel prefetched on the way (col_pf) */
         ptrdiff_t f = 0;
         for (; f + 4 <= n; f += 4) {
-            const T *x0 = FN(col_seg)(a, f, b0, nb, xb);
-            const T *x1 = FN(col_seg)(a, f + 1, b0, nb, xb + B);
-            const T *x2 = FN(col_seg)(a, f + 2, b0, nb, xb + 2 * B);
-            const T *x3 = FN(col_seg)(a, f + 3, b0, nb, xb + 3 * B);
+            const T *xs[4];
+            for (int q = 0; q < 4; q++) xs[q] = FN(col_seg)(a, f + q, b0, nb, xb + q * B);
+            const T *x0 = xs[0], *x1 = xs[1], *x2 = xs[2], *x3 = xs[3];
             for (ptrdiff_t j = 0; j < k; j++) {
                 const double *dj = d + j * B;
+                const ptrdiff_t lo = j ? 0 : p2, hi = j ? 0 : p3;
                 double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-                ptrdiff_t bb = 0;
 #if FG_HAVE_VECEXT
-                if (sizeof(T) == 4) {  /* float: see axpy4 */
-                    fg_v4d S0 = {0, 0, 0, 0}, S1 = S0, S2 = S0, S3 = S0;
-                    for (; bb + 4 <= nb; bb += 4) {
+                /* vector sums over the whole panel (a reduction per line
+                 * would fold them every 8 rows) */
+                fg_v4d S0 = {0, 0, 0, 0}, S1 = S0, S2 = S0, S3 = S0;
+#endif
+                FG_COL_LINES(nb) {
+                    FN(col_pf)(xs, 4, i0, lo, hi);
+                    ptrdiff_t bb = i0;
+#if FG_HAVE_VECEXT
+                    for (; bb + 4 <= i1; bb += 4) {
                         fg_v4d dv;
                         memcpy(&dv, dj + bb, sizeof dv);
                         S0 += FN(load4)(x0 + bb) * dv;
@@ -1239,20 +1275,22 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                         S2 += FN(load4)(x2 + bb) * dv;
                         S3 += FN(load4)(x3 + bb) * dv;
                     }
-                    s0 = (S0[0] + S0[1]) + (S0[2] + S0[3]);
-                    s1 = (S1[0] + S1[1]) + (S1[2] + S1[3]);
-                    s2 = (S2[0] + S2[1]) + (S2[2] + S2[3]);
-                    s3 = (S3[0] + S3[1]) + (S3[2] + S3[3]);
-                }
 #endif
 #pragma omp simd reduction(+ : s0, s1, s2, s3)
-                for (ptrdiff_t b = bb; b < nb; b++) {
-                    const double db = dj[b];
-                    s0 += (double)x0[b] * db;
-                    s1 += (double)x1[b] * db;
-                    s2 += (double)x2[b] * db;
-                    s3 += (double)x3[b] * db;
+                    for (ptrdiff_t b = bb; b < i1; b++) {
+                        const double db = dj[b];
+                        s0 += (double)x0[b] * db;
+                        s1 += (double)x1[b] * db;
+                        s2 += (double)x2[b] * db;
+                        s3 += (double)x3[b] * db;
+                    }
                 }
+#if FG_HAVE_VECEXT
+                s0 += (S0[0] + S0[1]) + (S0[2] + S0[3]);
+                s1 += (S1[0] + S1[1]) + (S1[2] + S1[3]);
+                s2 += (S2[0] + S2[1]) + (S2[2] + S2[3]);
+                s3 += (S3[0] + S3[1]) + (S3[2] + S3[3]);
+#endif
                 g[f * k + j] += s0;
                 g[(f + 1) * k + j] += s1;
                 g[(f + 2) * k + j] += s2;

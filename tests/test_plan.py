@@ -118,12 +118,13 @@ def test_explain_dense_f(dtype, m, n):
         assert d["block_cols"] is None
     else:
         assert d["path"] == "cols"
-        assert 16 <= d["block_rows"] <= 2048 and d["block_rows"] % 8 == 0
         assert d["block_cols"] == 8
-        # the panel's X within about L3/8 (or the 256-row floor)
+        # panels of COL_SEGMENT_BYTES of each column, the next one prefetched (X
+        # comes from memory)
         P = _plan()
-        assert d["block_rows"] * n * np.dtype(dtype).itemsize <= max(
-            P.L3 // 8, 256 * n * np.dtype(dtype).itemsize)
+        assert d["block_rows"] == P.COL_SEGMENT_BYTES // np.dtype(dtype).itemsize
+        assert ("next panel prefetched" in d["reason"]) == (m * n * np.dtype(dtype).itemsize
+                                                            >= P.STREAM_BYTES)
 
 
 def test_explain_f_with_rows_and_several_outputs():
@@ -341,6 +342,33 @@ def test_every_path_matches_reference(path, dtype, loss, reduction):
     value = fastgrad.Objective(X, y, backend="native", **{
         a: b for a, b in kw.items() if a != "rows"}).value(coef, rows=kw.get("rows"))
     assert abs(value - ref.loss) <= rtol * ref.loss_scale
+
+
+@pytest.mark.parametrize("k", [None, 2])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "poisson"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_cols_prefetching_matches_reference(dtype, loss, k):
+    """The column path with the next panel prefetched (a chunk from memory): 19
+    columns (two sweeps of 8, then 3 alone), a last panel cut short."""
+    P = _plan()
+    isz = np.dtype(dtype).itemsize
+    n = 19
+    m = 2 * P.STREAM_BYTES // (n * isz) + 37
+    _, y, coef, w = make_problem(m, n, k, loss=loss, fit_intercept=True, weights=True,
+                                 dtype=dtype, seed=7, coef_scale=0.1)
+    X = np.asfortranarray(np.random.default_rng(3).standard_normal((m, n))).astype(dtype)
+    kw = dict(loss=loss, fit_intercept=True, sample_weight=w, l2=0.05)
+    d = fastgrad.explain(X, y, coef, backend="native", n_threads=2, **kw)
+    assert d["path"] == "cols" and "next panel prefetched" in d["reason"], d
+    assert m % d["block_rows"] != 0
+    ref = reference(X, y, coef, **kw)
+    rtol = rtol_for(dtype)
+    L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=2, **kw)
+    assert_matches_ref(L, g, ref, rtol, "cols")
+    v = np.linspace(-1, 1, coef.size).reshape(coef.shape).astype(dtype)
+    hv, scale = reference_hessp(X, y, coef, v, **kw)
+    assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend="native", n_threads=2, **kw),
+                        hv, scale, rtol, "cols hessp")
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
