@@ -11,11 +11,13 @@
  * and the squared loss takes four rows at a time, their dots, then their axpy;
  * for float64 the rows are prefetched into L2, further ahead (the plan's
  * FG_STREAM_L2).
- * Column path (F-ordered X): a block of 256 to 2048 rows (the plan's) that
- * stays in L2 or L3; z for the block eight columns at a time (four with
- * rows=, and for hessp of the logistic loss on float X), the pointwise
- * step over the block, then g[f] += X_b[:, f] . d four columns at a time,
- * reading the block again from cache, so X comes from memory once.  With
+ * Column path (F-ordered X): a panel of rows (the plan's: 8 cache lines of
+ * each column) that stays in L1/L2; z for the panel eight columns at a time
+ * (four with rows=, and for hessp of the logistic loss on float X), the
+ * pointwise step over the panel, then g[f] += X_b[:, f] . d four columns at a
+ * time, reading the panel again from cache, while the next panel is
+ * prefetched (half in each sweep) when X comes from memory: X comes from
+ * memory once.  With
  * n <= 8 columns (and one output, no rows=), cols_small instead: blocks of 64
  * rows, 4 rows of a column per vector, the gradient in registers.
  */

@@ -14,13 +14,14 @@ from fastgrad._bench import roofline as R
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def test_case_set_is_the_issue_table_plus_64x32():
+def test_case_set_is_the_issue_table_plus_glm_and_64x32():
     labels = [c.label for c in R.full_cases()]
-    assert len(labels) == len(set(labels)) == 19
+    assert len(labels) == len(set(labels)) == 25
     for want in ("squared 500000x100 f32 F", "logistic 4000000x8 f64 F",
                  "squared 40000x1000 f64 F", "hessp logistic 500000x100 f64 C",
                  "multinomial 500000x100 f64 C K=32", "multinomial 500000x100 f64 F K=10",
-                 "squared 64x32 f64 C"):
+                 "poisson 500000x100 f64 F", "gamma 500000x100 f64 C",
+                 "tweedie(1.5) 500000x100 f64 F", "squared 64x32 f64 C"):
         assert want in labels
 
 
@@ -30,6 +31,19 @@ def test_bytes_and_fmas():
     assert c.fmas == 2 * 1000 * 30               # z = X coef, then X^T d
     assert R.RCase("logistic", 10, 3, op="hessp").fmas == 3 * 10 * 3
     assert R.RCase("multinomial", 10, 3, K=7).fmas == 2 * 10 * 3 * 7
+    assert R.RCase("tweedie", 10, 3, power=1.5).fmas == 2 * 10 * 3
+
+
+@pytest.mark.skipif(not NATIVE_AVAILABLE, reason="no compiled core")
+@pytest.mark.parametrize("loss,power", [("poisson", None), ("gamma", None), ("tweedie", 1.5)])
+def test_glm_cases_run_with_their_domain_and_power(loss, power):
+    """The log-link rows build y in their loss's domain and pass power on."""
+    c = R.RCase(loss, 300, 7, power=power)
+    X, y, coef, v = R.with_x(R.make_x(c), c)
+    assert (y > 0).all() if loss == "gamma" else (y >= 0).all()
+    fixed = {"read": 1e9, "fma_float64": 1e9, "fma_float32": 1e9}
+    r = R.measure_case(c, fixed, repeat=1, data=(X, y, coef, v))
+    assert r["time"] > 0 and r["path"] == "rows"
 
 
 def test_cache_sizes_are_plausible():

@@ -45,7 +45,7 @@ def load_old(tree):
 
 def call(mod, case, data, threads):
     X, y, coef, v = data
-    kw = dict(loss=case.loss, reduction="sum", n_threads=threads)
+    kw = dict(case.kwargs, reduction="sum", n_threads=threads)
     if case.op == "hessp":
         return lambda: mod.hessp(X, y, coef, v, **kw)
     return lambda: mod.value_and_grad(X, y, coef, **kw)

@@ -35,20 +35,30 @@ RATE_SAMPLE_TIME = 0.05
 
 
 class RCase:
-    """One row: loss, op, shape, dtype, order, classes (multinomial)."""
+    """One row: loss, op, shape, dtype, order, classes (multinomial), power (tweedie)."""
 
-    __slots__ = ("loss", "op", "m", "n", "dtype", "order", "K")
+    __slots__ = ("loss", "op", "m", "n", "dtype", "order", "K", "power")
 
-    def __init__(self, loss, m, n, dtype="float64", order="C", op="value_and_grad", K=None):
+    def __init__(self, loss, m, n, dtype="float64", order="C", op="value_and_grad", K=None,
+                 power=None):
         self.loss, self.op, self.m, self.n = loss, op, int(m), int(n)
-        self.dtype, self.order, self.K = np.dtype(dtype).name, order, K
+        self.dtype, self.order, self.K, self.power = np.dtype(dtype).name, order, K, power
 
     @property
     def label(self):
         dt = {"float64": "f64", "float32": "f32"}[self.dtype]
         op = "hessp " if self.op == "hessp" else ""
         k = f" K={self.K}" if self.K else ""
-        return f"{op}{self.loss} {self.m}x{self.n} {dt} {self.order}{k}"
+        p = f"({self.power:g})" if self.power is not None else ""
+        return f"{op}{self.loss}{p} {self.m}x{self.n} {dt} {self.order}{k}"
+
+    @property
+    def kwargs(self):
+        """The call's loss keywords."""
+        kw = {"loss": self.loss}
+        if self.power is not None:
+            kw["power"] = self.power
+        return kw
 
     @property
     def nbytes(self):
@@ -61,7 +71,8 @@ class RCase:
 
 
 def full_cases(scale=1):
-    """The cases of issue 18's table plus 64x32; scale > 1 divides the rows (a quick run)."""
+    """The cases of the kernel-plan table, the log-link losses (poisson, gamma,
+    tweedie 1.5, C and F) and 64x32; scale > 1 divides the rows (a quick run)."""
     def m(rows):
         return max(64, rows // scale)
     cs = []
@@ -77,6 +88,9 @@ def full_cases(scale=1):
     for K in (3, 10, 32):
         cs.append(RCase("multinomial", m(500_000), 100, "float64", "C", K=K))
     cs.append(RCase("multinomial", m(500_000), 100, "float64", "F", K=10))
+    for loss, power in (("poisson", None), ("gamma", None), ("tweedie", 1.5)):
+        for order in ("C", "F"):
+            cs.append(RCase(loss, m(500_000), 100, "float64", order, power=power))
     for loss in ("squared", "logistic"):
         cs.append(RCase(loss, 64, 32, "float64", "C"))
     return cs
@@ -213,6 +227,10 @@ def with_x(X, case, seed=1):
         y = rng.integers(0, k, m)
     elif case.loss == "logistic":
         y = (rng.random(m) < 0.5).astype(dt)
+    elif case.loss in ("poisson", "tweedie"):          # y >= 0
+        y = rng.poisson(1.0, m).astype(dt)
+    elif case.loss == "gamma":                         # y > 0
+        y = rng.gamma(2.0, 0.5, m).astype(dt)
     else:
         y = rng.standard_normal(m, dtype=dt)
     return X, y, coef, v
@@ -224,7 +242,7 @@ def explain_path(X, y, coef, v, case, threads):
     if explain is None:
         return "-"
     try:
-        kw = dict(loss=case.loss, n_threads=threads, reduction="sum")
+        kw = dict(case.kwargs, n_threads=threads, reduction="sum")
         if case.op == "hessp":
             return explain(X, y, coef, op="hessp", v=v, **kw)["path"]
         return explain(X, y, coef, **kw)["path"]
@@ -240,7 +258,7 @@ def measure_case(case, rates, threads=1, repeat=7, data=None):
     import fastgrad
 
     X, y, coef, v = with_x(make_x(case), case) if data is None else data
-    kw = dict(loss=case.loss, reduction="sum", n_threads=threads)
+    kw = dict(case.kwargs, reduction="sum", n_threads=threads)
     if case.op == "hessp":
         def fn():
             fastgrad.hessp(X, y, coef, v, **kw)
