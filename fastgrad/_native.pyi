@@ -46,6 +46,9 @@ class ObjectivePlan:
         self, coef: Any, rows: Any = None, out: Any = None,
     ) -> Optional[tuple[float, NDArray[np.floating]]]: ...
     def value(self, coef: Any, rows: Any = None) -> Optional[float]: ...
+    def threaded(
+        self, coef: Any, rows: Any, out: Any, want_grad: bool, n_threads: int,
+    ) -> Optional[Union[float, tuple[float, NDArray[np.floating]]]]: ...
 
 def run_csr(
     X: Any, y: NDArray[np.floating], w: Optional[NDArray[np.floating]],

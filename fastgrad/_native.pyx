@@ -22,17 +22,20 @@ skip what is left.  Dense and CSR X share this one driver (_drive_chunks).
 
 Small problems: ``value_and_grad_common`` (fastgrad.value_and_grad/grad) and
 ``ObjectivePlan`` (an Objective's value_and_grad/value, on the data it checked
-and planned once) are lean entries for calls of one chunk.  They check nothing: they take
-only arguments already in the form fastgrad._validation returns (else None, and
-the caller runs those checks), and n_threads is resolved only by
-_validation.check_n_threads.  The accumulators and work of a one-chunk problem
-live on the stack.
+and planned once) are lean entries for calls of one chunk (ObjectivePlan's
+``threaded`` also for more chunks, given the thread count).  They check
+nothing: they take only arguments already in the form fastgrad._validation
+returns (else None, and the caller runs those checks), and n_threads is
+resolved only by _validation.check_n_threads.  The accumulators and work of a
+one-chunk problem live on the stack.
 """
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcmp
 from cpython.exc cimport PyErr_CheckSignals, PyErr_Occurred
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 
 
 cdef int raise_pending() except -1:
@@ -639,6 +642,16 @@ cdef object _F64 = np.dtype(np.float64)      # the dtype singletons _validation
 cdef object _F32 = np.dtype(np.float32)      # compares with `is`
 
 
+cdef extern from *:
+    # the gradient array of a lean call: X's dtype, without PyArray_EMPTY's
+    # look-up of the descr (PyArray_NewFromDescr steals a reference to descr)
+    """
+    #define fg_new_array(descr, nd, dims) PyArray_NewFromDescr( \
+        &PyArray_Type, (PyArray_Descr *)(descr), (nd), (dims), NULL, NULL, 0, NULL)
+    """
+    object _new_array "fg_new_array" (PyObject *descr, int nd, cnp.npy_intp *dims)
+
+
 cdef inline bint _plain(object a, Py_ssize_t ndim, object descr):
     """a is exactly an ndarray of ndim dimensions, of dtype descr (the singleton),
     element-aligned: what _validation returns unchanged."""
@@ -729,15 +742,16 @@ cdef struct LeanCall:
 
 cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
                        cnp.ndarray X, cnp.ndarray y, object w, object coef, object rows,
-                       object out, bint want_grad):
+                       object out, bint want_grad, int n_threads):
     """The pass of a lean call whose X, y, w are in their validated form, or None
     (the caller's general path) when: coef is not exactly an ndarray of X's dtype
     and shape (n + p.fi,) (p.nd 1) or (n + p.fi, k) (p.nd 2), C-contiguous and aligned;
     rows is not None and not as check_rows returns it, or rows come with w and
     reduction "mean" (the general path computes that denominator); out is not
     None and not as check_out accepts it, apart from coef, X, y, w; the rows used
-    fill more than one chunk (the thread count matters then: the general path
-    resolves it); X has no rows or no columns; or, with p.y_range, a y the call
+    fill more than one chunk and n_threads is 0 (not resolved: the count matters
+    then; else n_threads is _validation.check_n_threads's); X has no rows or no
+    columns; or, with p.y_range, a y the call
     uses lies outside [0, 1] (NaN too).
     a: fg_args with the fields of X, y, w, k, the loss and power set (_set_data;
     the call's fields are set here).  plans: the plans of the calls on every
@@ -769,23 +783,28 @@ cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
         if p.mean:
             denom = <double>nrows
     cdef PlanVal pv
+    cdef const PlanVal *pp = &pv
     _set_call(a, rp, <const char *>cnp.PyArray_DATA(c), NULL, p.fi, False, want_grad, isz)
     if rp == NULL and plans != NULL:
-        pv = plans[0 if want_grad else 1]
+        pp = &plans[0 if want_grad else 1]
     else:
         _dense_plan(a, nrows, m, isz, &pv)
-    if pv.nchunks != 1:
+    if pp.nchunks != 1 and n_threads < 1:
         return None
-    _apply(a, &pv)
+    if n_threads < 1:
+        n_threads = 1                       # one chunk: any count runs the same
+    _apply(a, pp)
     if p.y_range and not _y_in_unit(a, f32, nrows):
         return None
     if not want_grad:
-        return _drive(a, f32, nrows, &pv, 1, p.fi, p.l2, denom, None)
+        return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, None)
+    cdef PyObject *descr = <PyObject *>cnp.PyArray_DESCR(X)
     if out is None:
-        out = cnp.PyArray_EMPTY(nd, dims, cnp.NPY_FLOAT32 if f32 else cnp.NPY_FLOAT64, 0)
-    elif not _plain_out(out, nd, dims, <object>cnp.PyArray_DESCR(X), coef, X, y, w):
+        Py_INCREF(<object>descr)
+        out = _new_array(descr, nd, dims)
+    elif not _plain_out(out, nd, dims, <object>descr, coef, X, y, w):
         return None
-    return _drive(a, f32, nrows, &pv, 1, p.fi, p.l2, denom, out), out
+    return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, out), out
 
 
 def value_and_grad_common(object X, object y, object coef, object rows, object out,
@@ -858,7 +877,7 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
     p.y_range = lcode == 1
     p.l2 = l2v
     p.denom = <double>m if mean else 1.0
-    return _lean_pass(&a, NULL, &p, Xa, ya, None, coef, rows, out, True)
+    return _lean_pass(&a, NULL, &p, Xa, ya, None, coef, rows, out, True, 0)
 
 
 cdef class ObjectivePlan:
@@ -866,13 +885,16 @@ cdef class ObjectivePlan:
     sample_weight (by fastgrad._validation) in fg_args, and the plans of its
     calls on every row.  It checks nothing: ``value_and_grad(coef, rows, out)``
     and ``value(coef, rows)`` run the pass when coef, rows and out are already in
-    their checked form and the call is one chunk (_lean_pass), else return None
-    and the Objective runs _validation's checks and its general call.
+    their checked form and the call is one chunk, ``threaded(coef, rows, out,
+    want_grad, n_threads)`` (n_threads resolved by _validation.check_n_threads)
+    also the calls of more chunks (_lean_pass); else they return None and the
+    Objective runs _validation's checks and its general call.
     """
     cdef fg_args a
     cdef PlanVal plans[2]           # the calls on every row: value_and_grad, value
     cdef LeanCall p
-    cdef object X, y, w
+    cdef cnp.ndarray X, y
+    cdef object w
     cdef tuple args
 
     def __cinit__(self, cnp.ndarray X, cnp.ndarray y, object w, str loss, double power,
@@ -902,13 +924,20 @@ cdef class ObjectivePlan:
         """(loss, gradient), or None (see the class)."""
         cdef fg_args a = self.a                 # a copy: calls may run concurrently
         return _lean_pass(&a, self.plans, &self.p, self.X, self.y, self.w, coef, rows, out,
-                          True)
+                          True, 0)
 
     def value(self, coef, rows=None):
         """The loss, or None (see the class)."""
         cdef fg_args a = self.a
         return _lean_pass(&a, self.plans, &self.p, self.X, self.y, self.w, coef, rows, None,
-                          False)
+                          False, 0)
+
+    def threaded(self, coef, rows, out, bint want_grad, int n_threads):
+        """value_and_grad (want_grad) or value on n_threads threads (>= 1): also
+        the calls of more than one chunk; None (see the class)."""
+        cdef fg_args a = self.a
+        return _lean_pass(&a, self.plans, &self.p, self.X, self.y, self.w, coef, rows,
+                          out if want_grad else None, want_grad, n_threads)
 
 
 cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n,

@@ -107,7 +107,8 @@ class Objective(_Attributes):
         self._D = V.denominator(w, None, m, self._reduction)
         # the compiled core's plan of this problem's calls (made once): per call
         # it runs coef, rows, out already in their checked form, for calls of
-        # one chunk, else returns None; None for the NumPy backend and sparse X
+        # one chunk or with the thread count resolved, else returns None; None
+        # for the NumPy backend and sparse X
         self._native_plan = None
         if self._run is _native_run and (X.dtype is V._F64 or X.dtype is V._F32):
             self._native_plan = _native.ObjectivePlan(
@@ -155,8 +156,13 @@ class Objective(_Attributes):
 
     def value_and_grad(self, coef, *, rows=None, out=None):
         """(loss, gradient) at coef; gradient has ``coef_shape`` and X's dtype."""
-        if self._native_plan is not None:
-            res = self._native_plan.value_and_grad(coef, rows, out)
+        plan = self._native_plan
+        if plan is not None:
+            res = plan.value_and_grad(coef, rows, out)
+            if res is not None:
+                return res
+            # more than one chunk (or work for the checks: then None again)
+            res = plan.threaded(coef, rows, out, True, self._threads())
             if res is not None:
                 return res
         c = self._coef(coef)
@@ -175,8 +181,12 @@ class Objective(_Attributes):
 
     def value(self, coef, *, rows=None):
         """Loss at coef (one pass over X, no gradient work)."""
-        if self._native_plan is not None:
-            res = self._native_plan.value(coef, rows)
+        plan = self._native_plan
+        if plan is not None:
+            res = plan.value(coef, rows)
+            if res is not None:
+                return res
+            res = plan.threaded(coef, rows, None, False, self._threads())
             if res is not None:
                 return res
         c = self._coef(coef)

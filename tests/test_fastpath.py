@@ -326,7 +326,7 @@ def test_shape_and_type_errors_unchanged(bad):
 def _objective_pair(X, y, **kw):
     fast = fastgrad.Objective(X, y, **kw)
     slow = fastgrad.Objective(X, y, **kw)
-    slow._native_plan = None                     # the general path only
+    slow._native_plan = None              # the general path only
     return fast, slow
 
 
@@ -336,8 +336,8 @@ def _objective_pair(X, y, **kw):
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("weights", [False, True])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_objective_native_planared_is_the_general_path(dtype, layout, loss, fit_intercept, weights,
-                                                reduction):
+def test_objective_plan_is_the_general_path(dtype, layout, loss, fit_intercept, weights,
+                                            reduction):
     if loss == "multinomial":
         X, _, _, w = make_problem(M, N, weights=weights, dtype=dtype, seed=6)
         y = np.random.default_rng(6).integers(0, 3, M)
@@ -369,7 +369,7 @@ def test_objective_native_planared_is_the_general_path(dtype, layout, loss, fit_
 @pytest.mark.parametrize("case", ["coef_other_dtype", "coef_strided", "coef_list", "coef_flat",
                                   "coef_subclass", "rows_negative", "rows_int32",
                                   "rows_weighted_mean", "out"])
-def test_objective_what_native_planared_leaves_to_the_general_path(case):
+def test_objective_what_the_plan_leaves_to_the_general_path(case):
     X, y, coef, w = make_problem(M, N, k=2, weights=True, seed=8)
     kw, rows = {}, None
     fast, slow = _objective_pair(X, y, sample_weight=w if case == "rows_weighted_mean" else None)
@@ -429,12 +429,15 @@ def test_objective_errors_unchanged(kw, exc, match):
 def test_objective_threads_and_pickle(monkeypatch):
     X, y, coef, _ = make_problem(70_000, 16, loss="logistic", seed=10)   # several chunks
     objs = [fastgrad.Objective(X, y, loss="logistic", n_threads=t) for t in (None, 1, 2, 3)]
-    # more than one chunk: the plan leaves the call to the general path, whose
-    # _validation.check_n_threads resolves the count
-    assert objs[0]._native_plan.value_and_grad(coef) is None
-    assert objs[0]._native_plan.value(coef) is None
-    assert objs[0]._native_plan.value_and_grad(coef, np.arange(100)) is not None
+    # more than one chunk: the plan runs the call only with a thread count
+    # (resolved by _validation.check_n_threads, which the Objective calls)
+    plan = objs[0]._native_plan
+    assert plan.value_and_grad(coef) is None and plan.value(coef) is None
+    assert plan.value_and_grad(coef, np.arange(100)) is not None      # one chunk
     ref = objs[1](coef)
+    for t in (1, 2, 3):
+        _same(plan.threaded(coef, None, None, True, t), ref)
+        assert plan.threaded(coef, None, None, False, t) == ref[0]
     for o in objs:
         _same(o(coef), ref)
     o2 = pickle.loads(pickle.dumps(objs[0]))
