@@ -36,17 +36,19 @@ def value_and_grad_common(
 ) -> Optional[tuple[float, NDArray[np.floating]]]: ...
 
 @disjoint_base
-class Prepared:
+class ObjectivePlan:
     def __new__(
         cls, X: NDArray[np.floating], y: Union[NDArray[np.floating], NDArray[np.intp]],
-        w: Optional[NDArray[np.floating]], loss: str, fit_intercept: bool, l2: float,
-        denom: float, reduction: str, coef_shape: tuple[int, ...], n_threads: int,
-        n_cpus: int, power: float = ...,
-    ) -> Prepared: ...
+        w: Optional[NDArray[np.floating]], loss: str, power: float, fit_intercept: bool,
+        nd: int, k: int, l2: float, denom: float, mean: bool,
+    ) -> ObjectivePlan: ...
     def value_and_grad(
         self, coef: Any, rows: Any = None, out: Any = None,
     ) -> Optional[tuple[float, NDArray[np.floating]]]: ...
     def value(self, coef: Any, rows: Any = None) -> Optional[float]: ...
+    def threaded(
+        self, coef: Any, rows: Any, out: Any, want_grad: bool, n_threads: int,
+    ) -> Optional[Union[float, tuple[float, NDArray[np.floating]]]]: ...
 
 def run_csr(
     X: Any, y: NDArray[np.floating], w: Optional[NDArray[np.floating]],

@@ -20,15 +20,22 @@ one parallel region; every ~128 MiB of X (the plan's check_chunks) the calling
 thread takes the GIL to check for signals (Ctrl-C), and the other threads then
 skip what is left.  Dense and CSR X share this one driver (_drive_chunks).
 
-Small problems: ``value_and_grad_common`` and ``Prepared`` (the Objective's
-problem, its fg_args filled once) are lean entries for the common calls; the
-accumulators and work of a one-chunk problem live on the stack.
+Small problems: ``value_and_grad_common`` (fastgrad.value_and_grad/grad) and
+``ObjectivePlan`` (an Objective's value_and_grad/value, on the data it checked
+and planned once) are lean entries for calls of one chunk (ObjectivePlan's
+``threaded`` also for more chunks, given the thread count).  They check
+nothing: they take only arguments already in the form fastgrad._validation
+returns (else None, and the caller runs those checks), and n_threads is
+resolved only by _validation.check_n_threads.  The accumulators and work of a
+one-chunk problem live on the stack.
 """
 cimport numpy as cnp
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset, memcmp
 from cpython.exc cimport PyErr_CheckSignals, PyErr_Occurred
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
 
 
 cdef int raise_pending() except -1:
@@ -628,13 +635,25 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
 # They accept only arguments that fastgrad._validation would pass through
 # unchanged (the same objects, no copy, no error), so they compute exactly what
 # the general path computes; for anything else they return None and the caller
-# takes the general path, whose checks raise the documented errors.
+# takes the general path, whose checks raise the documented errors.  They raise
+# no error of their own (n_threads: _validation.check_n_threads's) and take only
+# calls of one chunk, whose result and speed no thread count changes.
 # ---------------------------------------------------------------------------
 
 import numpy as np
 
 cdef object _F64 = np.dtype(np.float64)      # the dtype singletons _validation
 cdef object _F32 = np.dtype(np.float32)      # compares with `is`
+
+
+cdef extern from *:
+    # the gradient array of a lean call: X's dtype, without PyArray_EMPTY's
+    # look-up of the descr (PyArray_NewFromDescr steals a reference to descr)
+    """
+    #define fg_new_array(descr, nd, dims) PyArray_NewFromDescr( \
+        &PyArray_Type, (PyArray_Descr *)(descr), (nd), (dims), NULL, NULL, 0, NULL)
+    """
+    object _new_array "fg_new_array" (PyObject *descr, int nd, cnp.npy_intp *dims)
 
 
 cdef inline bint _plain(object a, Py_ssize_t ndim, object descr):
@@ -714,32 +733,110 @@ cdef bint _y_in_unit(const fg_args *a, bint f32, Py_ssize_t nrows) noexcept:
     return fg_y_in_unit(a, f32, nrows) != 0
 
 
+cdef object _check_n_threads = None       # _validation.check_n_threads (imported lazily:
+                                          # _validation imports this module's _backends)
+
+
+cdef struct LeanCall:
+    int nd                  # coef's dimensions: 1 ((n + fi,)) or 2 ((n + fi, k))
+    bint fi, mean           # fit_intercept, reduction == "mean"
+    bint y_range            # a logistic y not checked yet: its range is, per call
+    double l2, denom        # denom: of a call on every row (mean: m or sum(w); sum: 1)
+
+
+cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
+                       cnp.ndarray X, cnp.ndarray y, object w, object coef, object rows,
+                       object out, bint want_grad, int n_threads):
+    """The pass of a lean call whose X, y, w are in their validated form, or None
+    (the caller's general path) when: coef is not exactly an ndarray of X's dtype
+    and shape (n + p.fi,) (p.nd 1) or (n + p.fi, k) (p.nd 2), C-contiguous and aligned;
+    rows is not None and not as check_rows returns it, or rows come with w and
+    reduction "mean" (the general path computes that denominator); out is not
+    None and not as check_out accepts it, apart from coef, X, y, w; the rows used
+    fill more than one chunk and n_threads is 0 (not resolved: the count matters
+    then; else n_threads is _validation.check_n_threads's); X has no rows or no
+    columns; or, with p.y_range, a y the call
+    uses lies outside [0, 1] (NaN too).
+    a: fg_args with the fields of X, y, w, k, the loss and power set (_set_data;
+    the call's fields are set here).  plans: the plans of the calls on every
+    row, value_and_grad and value, or NULL (looked up in the cache)."""
+    if not cnp.PyArray_CheckExact(coef):
+        return None
+    cdef cnp.ndarray c = <cnp.ndarray>coef
+    cdef bint f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
+    cdef Py_ssize_t isz = 4 if f32 else 8
+    cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+    cdef int nd = p.nd
+    cdef cnp.npy_intp dims[2]
+    dims[0] = a.n + p.fi
+    dims[1] = a.k
+    if (m < 1 or a.n < 1 or <void *>cnp.PyArray_DESCR(c) != <void *>cnp.PyArray_DESCR(X)
+            or cnp.PyArray_NDIM(c) != nd or cnp.PyArray_DIM(c, 0) != dims[0]
+            or (nd == 2 and cnp.PyArray_DIM(c, 1) != dims[1])
+            or not cnp.PyArray_IS_C_CONTIGUOUS(c) or not cnp.PyArray_ISALIGNED(c)):
+        return None
+    cdef Py_ssize_t nrows = m
+    cdef const Py_ssize_t *rp = NULL
+    cdef double denom = p.denom
+    if rows is not None:
+        if p.mean and w is not None:
+            return None
+        rp = _plain_rows(rows, m, &nrows)
+        if rp == NULL:
+            return None
+        if p.mean:
+            denom = <double>nrows
+    cdef PlanVal pv
+    cdef const PlanVal *pp = &pv
+    _set_call(a, rp, <const char *>cnp.PyArray_DATA(c), NULL, p.fi, False, want_grad, isz)
+    if rp == NULL and plans != NULL:
+        pp = &plans[0 if want_grad else 1]
+    else:
+        _dense_plan(a, nrows, m, isz, &pv)
+    if pp.nchunks != 1 and n_threads < 1:
+        return None
+    if n_threads < 1:
+        n_threads = 1                       # one chunk: any count runs the same
+    _apply(a, pp)
+    if p.y_range and not _y_in_unit(a, f32, nrows):
+        return None
+    if not want_grad:
+        return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, None)
+    cdef PyObject *descr = <PyObject *>cnp.PyArray_DESCR(X)
+    if out is None:
+        Py_INCREF(<object>descr)
+        out = _new_array(descr, nd, dims)
+    elif not _plain_out(out, nd, dims, <object>descr, coef, X, y, w):
+        return None
+    return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, out), out
+
+
 def value_and_grad_common(object X, object y, object coef, object rows, object out,
                           object loss, object fit_intercept, object l2, object reduction,
                           object n_threads, object backend):
-    """``fastgrad.value_and_grad`` for the common call (no sample_weight), or None.
+    """``fastgrad.value_and_grad`` for the common call (no sample_weight, no
+    power), or None (then fastgrad._api runs _validation's checks).
 
     Taken when: X and y plain float arrays of the same dtype (X any
-    element-aligned strides, y 1-D with y.shape[0] == X.shape[0]), coef 1-D
-    C-contiguous of the expected length, rows None or plain intp indices in
-    [0, m), loss "squared" or "logistic" (y in [0, 1]), reduction "mean" or
-    "sum", fit_intercept True or False, l2 a float in [0, inf), n_threads None
-    or an int >= 1, backend "auto" or "native", out None or a plain array that
-    check_out accepts and whose bounds are apart from X's, y's and coef's, and
-    the rows fit in one chunk (the thread count then does not matter).
+    element-aligned strides, y 1-D with y.shape[0] == X.shape[0]), loss exactly
+    "squared" or "logistic" (y in [0, 1]), reduction "mean" or "sum", backend
+    "auto" or "native", fit_intercept True or False, l2 a float in [0, inf), and
+    coef, rows, out and the chunk count as _lean_pass takes them.  n_threads
+    other than None goes to _validation.check_n_threads once loss, reduction,
+    backend and l2 are known valid (the arguments _validation checks before it),
+    so an invalid one raises the general path's error; a valid one is not used
+    (one chunk: the thread count does not matter).
     Returns (loss, gradient).
     """
+    global _check_n_threads
     cdef object descr
-    cdef bint f32, fi
     cdef int lcode
-    cdef double l2v, denom
+    cdef double l2v
     if cnp.PyArray_CheckExact(X) and cnp.PyArray_TYPE(<cnp.ndarray>X) == cnp.NPY_FLOAT32:
         descr = _F32
-        f32 = True
     else:
         descr = _F64
-        f32 = False
-    if not (_plain(X, 2, descr) and _plain(y, 1, descr) and _plain(coef, 1, descr)):
+    if not (_plain(X, 2, descr) and _plain(y, 1, descr)):
         return None
     # the names as exact str (a str subclass or another type: the general path)
     if type(loss) is not str or type(reduction) is not str or type(backend) is not str:
@@ -750,160 +847,101 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
         lcode = 1
     else:
         return None
-    if fit_intercept is True:
-        fi = True
-    elif fit_intercept is False:
-        fi = False
-    else:
+    cdef bint mean = reduction == "mean"
+    if not (mean or reduction == "sum") or not (backend == "auto" or backend == "native"):
         return None
     if type(l2) is not float:
         return None
     l2v = l2
     if not (l2v >= 0.0 and l2v < float("inf")):
         return None
-    cdef bint mean = reduction == "mean"
-    if not (mean or reduction == "sum") or not (backend == "auto" or backend == "native"):
+    if n_threads is not None:
+        if _check_n_threads is None:
+            from ._validation import check_n_threads
+            _check_n_threads = check_n_threads
+        _check_n_threads(n_threads)
+    cdef bint fi
+    if fit_intercept is True:
+        fi = True
+    elif fit_intercept is False:
+        fi = False
+    else:
         return None
-    if not (n_threads is None or (type(n_threads) is int and n_threads >= 1)):
+    cdef cnp.ndarray Xa = <cnp.ndarray>X, ya = <cnp.ndarray>y
+    cdef Py_ssize_t m = cnp.PyArray_DIM(Xa, 0)
+    if (cnp.PyArray_DIM(ya, 0) != m
+            or cnp.PyArray_STRIDE(ya, 0) % cnp.PyArray_ITEMSIZE(Xa) != 0):
         return None
-    cdef cnp.ndarray Xa = <cnp.ndarray>X, ya = <cnp.ndarray>y, ca = <cnp.ndarray>coef
-    cdef Py_ssize_t isz = 4 if f32 else 8
-    cdef Py_ssize_t m = cnp.PyArray_DIM(Xa, 0), n = cnp.PyArray_DIM(Xa, 1)
-    cdef Py_ssize_t nrows = m
-    cdef const Py_ssize_t *rp = NULL
-    if (m < 1 or n < 1 or cnp.PyArray_DIM(ya, 0) != m
-            or cnp.PyArray_STRIDE(ya, 0) % isz != 0
-            or cnp.PyArray_DIM(ca, 0) != n + fi or not cnp.PyArray_IS_C_CONTIGUOUS(ca)):
-        return None
-    if rows is not None:
-        rp = _plain_rows(rows, m, &nrows)
-        if rp == NULL:
-            return None
     cdef fg_args a
-    cdef PlanVal pv
-    _set_data(&a, Xa, ya, None, 1, lcode, isz)
-    _set_call(&a, rp, <const char *>cnp.PyArray_DATA(ca), NULL, fi, False, True, isz)
-    _dense_plan(&a, nrows, m, isz, &pv)
-    if pv.nchunks != 1:
-        return None
-    _apply(&a, &pv)
-    if lcode == 1 and not _y_in_unit(&a, f32, nrows):
-        return None
-    denom = <double>nrows if mean else 1.0
-    cdef cnp.npy_intp dim = n + fi
-    if out is None:
-        out = cnp.PyArray_EMPTY(1, &dim, cnp.NPY_FLOAT32 if f32 else cnp.NPY_FLOAT64, 0)
-    elif not _plain_out(out, 1, &dim, descr, coef, X, y, None):
-        return None
-    return _drive(&a, f32, nrows, &pv, 1, fi, l2v, denom, out), out
+    cdef LeanCall p
+    _set_data(&a, Xa, ya, None, 1, lcode, cnp.PyArray_ITEMSIZE(Xa))
+    p.nd = 1
+    p.fi = fi
+    p.mean = mean
+    p.y_range = lcode == 1
+    p.l2 = l2v
+    p.denom = <double>m if mean else 1.0
+    return _lean_pass(&a, NULL, &p, Xa, ya, None, coef, rows, out, True, 0)
 
 
-cdef class Prepared:
-    """An Objective's data, checked and converted once (by fastgrad._validation),
-    with its fg_args filled: a call checks only coef (and rows) and runs the pass.
-
-    ``value_and_grad(coef, rows, out)`` / ``value(coef, rows)`` return None when
-    coef is not a plain C-contiguous array of X's dtype and ``coef_shape``, rows
-    not plain in-range intp indices (or rows with sample_weight and
-    reduction="mean", whose denominator the general path computes), or out not
-    plain or not apart from coef, X, y, sample_weight: the Objective then takes
-    its general path.  n_threads 0 means None: resolved on every call, as
-    _validation.check_n_threads does, from OpenMP's setting capped to n_cpus.
+cdef class ObjectivePlan:
+    """What an Objective made once for the compiled core: its checked X, y,
+    sample_weight (by fastgrad._validation) in fg_args, and the plans of its
+    calls on every row.  It checks nothing: ``value_and_grad(coef, rows, out)``
+    and ``value(coef, rows)`` run the pass when coef, rows and out are already in
+    their checked form and the call is one chunk, ``threaded(coef, rows, out,
+    want_grad, n_threads)`` (n_threads resolved by _validation.check_n_threads)
+    also the calls of more chunks (_lean_pass); else they return None and the
+    Objective runs _validation's checks and its general call.
     """
     cdef fg_args a
-    cdef PlanVal plans[2]           # the plan of the whole X: value_and_grad, value
-    cdef object X, y, w, descr
-    cdef bint f32, fit_intercept, mean
-    cdef Py_ssize_t isz, m
-    cdef int nd, n_threads, n_cpus
-    cdef cnp.npy_intp dims[2]
-    cdef double l2, denom
+    cdef PlanVal plans[2]           # the calls on every row: value_and_grad, value
+    cdef LeanCall p
+    cdef cnp.ndarray X, y
+    cdef object w
     cdef tuple args
 
-    def __cinit__(self, cnp.ndarray X, cnp.ndarray y, object w, str loss,
-                  bint fit_intercept, double l2, double denom, str reduction,
-                  tuple coef_shape, int n_threads, int n_cpus, double power=0.0):
-        self.args = (X, y, w, loss, fit_intercept, l2, denom, reduction, coef_shape,
-                     n_threads, n_cpus, power)
+    def __cinit__(self, cnp.ndarray X, cnp.ndarray y, object w, str loss, double power,
+                  bint fit_intercept, int nd, Py_ssize_t k, double l2, double denom,
+                  bint mean):
+        self.args = (X, y, w, loss, power, fit_intercept, nd, k, l2, denom, mean)
         self.X, self.y, self.w = X, y, w
-        self.f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
-        self.isz = 4 if self.f32 else 8
-        self.descr = X.dtype
-        self.m = cnp.PyArray_DIM(X, 0)
-        self.fit_intercept = fit_intercept
-        self.mean = reduction == "mean"
-        self.l2 = l2
-        self.denom = denom
-        self.n_threads = n_threads
-        self.n_cpus = n_cpus
-        self.nd = len(coef_shape)
-        self.dims[0] = coef_shape[0]
-        self.dims[1] = coef_shape[1] if self.nd == 2 else 1
-        _set_data(&self.a, X, y, w, self.dims[1], LOSS_CODES[loss], self.isz)
+        self.p.nd = nd
+        self.p.fi = fit_intercept
+        self.p.mean = mean
+        self.p.y_range = False              # y was checked by the Objective
+        self.p.l2 = l2
+        self.p.denom = denom
+        cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(X)
+        cdef Py_ssize_t m = cnp.PyArray_DIM(X, 0)
+        _set_data(&self.a, X, y, w, k, LOSS_CODES[loss], isz)
         self.a.power = power
-        # planned once, for the calls on every row (with rows=: per call)
-        self.a.want_grad = 1
-        _dense_plan(&self.a, self.m, self.m, self.isz, &self.plans[0])
+        _dense_plan(&self.a, m, m, isz, &self.plans[0])
         self.a.want_grad = 0
-        _dense_plan(&self.a, self.m, self.m, self.isz, &self.plans[1])
+        _dense_plan(&self.a, m, m, isz, &self.plans[1])
         self.a.want_grad = 1
 
-    cdef object _call(self, object coef, object rows, object out, bint want_grad):
-        if not cnp.PyArray_CheckExact(coef):
-            return None
-        cdef cnp.ndarray c = <cnp.ndarray>coef
-        if (<void *>cnp.PyArray_DESCR(c) != <void *>self.descr
-                or cnp.PyArray_NDIM(c) != self.nd or cnp.PyArray_DIM(c, 0) != self.dims[0]
-                or (self.nd == 2 and cnp.PyArray_DIM(c, 1) != self.dims[1])
-                or not cnp.PyArray_IS_C_CONTIGUOUS(c) or not cnp.PyArray_ISALIGNED(c)):
-            return None
-        cdef Py_ssize_t nrows = self.m
-        cdef const Py_ssize_t *rp = NULL
-        cdef double denom = self.denom
-        if rows is not None:
-            if self.w is not None and self.mean:
-                return None
-            rp = _plain_rows(rows, self.m, &nrows)
-            if rp == NULL:
-                return None
-            if self.mean:
-                denom = <double>nrows
-        cdef fg_args a = self.a                 # a copy: calls may run concurrently
-        _set_call(&a, rp, <const char *>cnp.PyArray_DATA(c), NULL, self.fit_intercept,
-                  False, want_grad, self.isz)
-        cdef PlanVal pv
-        if rp == NULL:
-            pv = self.plans[0 if want_grad else 1]
-        else:
-            _dense_plan(&a, nrows, self.m, self.isz, &pv)
-        _apply(&a, &pv)
-        cdef int nt = 1, t
-        if pv.nchunks > 1:
-            nt = self.n_threads
-            if nt == 0:                          # None: as check_n_threads(None)
-                t = fg_omp_max_threads()
-                nt = t if 1 <= t <= self.n_cpus else (1 if t < 1 else self.n_cpus)
-        if not want_grad:
-            return _drive(&a, self.f32, nrows, &pv, nt, self.fit_intercept, self.l2, denom,
-                          None)
-        if out is None:
-            out = cnp.PyArray_EMPTY(self.nd, self.dims,
-                                    cnp.NPY_FLOAT32 if self.f32 else cnp.NPY_FLOAT64, 0)
-        elif not _plain_out(out, self.nd, self.dims, self.descr, coef, self.X, self.y, self.w):
-            return None
-        return (_drive(&a, self.f32, nrows, &pv, nt, self.fit_intercept, self.l2, denom, out),
-                out)
-
-    def __reduce__(self):            # an Objective pickles (its fg_args hold pointers)
-        return (Prepared, self.args)
+    def __reduce__(self):            # an Objective pickles (fg_args hold pointers)
+        return (ObjectivePlan, self.args)
 
     def value_and_grad(self, coef, rows=None, out=None):
         """(loss, gradient), or None (see the class)."""
-        return self._call(coef, rows, out, True)
+        cdef fg_args a = self.a                 # a copy: calls may run concurrently
+        return _lean_pass(&a, self.plans, &self.p, self.X, self.y, self.w, coef, rows, out,
+                          True, 0)
 
     def value(self, coef, rows=None):
         """The loss, or None (see the class)."""
-        return self._call(coef, rows, None, False)
+        cdef fg_args a = self.a
+        return _lean_pass(&a, self.plans, &self.p, self.X, self.y, self.w, coef, rows, None,
+                          False, 0)
+
+    def threaded(self, coef, rows, out, bint want_grad, int n_threads):
+        """value_and_grad (want_grad) or value on n_threads threads (>= 1): also
+        the calls of more than one chunk; None (see the class)."""
+        cdef fg_args a = self.a
+        return _lean_pass(&a, self.plans, &self.p, self.X, self.y, self.w, coef, rows,
+                          out if want_grad else None, want_grad, n_threads)
 
 
 cdef double _finish(bint f32, const double *acc, double total_loss, Py_ssize_t n,

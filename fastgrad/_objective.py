@@ -105,14 +105,16 @@ class Objective(_Attributes):
         self._coef_shape = V.expected_coef_shape(n, self._k, self._single,
                                                  self._fit_intercept)
         self._D = V.denominator(w, None, m, self._reduction)
-        # the compiled core's prepared problem: per call it checks only coef (and
-        # rows) and runs the pass; None for the NumPy backend and sparse X
-        self._prep = None
+        # the compiled core's plan of this problem's calls (made once): per call
+        # it runs coef, rows, out already in their checked form, for calls of
+        # one chunk or with the thread count resolved, else returns None; None
+        # for the NumPy backend and sparse X
+        self._native_plan = None
         if self._run is _native_run and (X.dtype is V._F64 or X.dtype is V._F32):
-            self._prep = _native.Prepared(X, y, w, self._kloss, self._fit_intercept,
-                                          self._l2, self._D, self._reduction,
-                                          self._coef_shape, self._n_threads or 0,
-                                          V._N_CPUS, **self._kw)
+            self._native_plan = _native.ObjectivePlan(
+                X, y, w, self._kloss, self._kw.get("power", 0.0), self._fit_intercept,
+                len(self._coef_shape), self._k, self._l2, self._D,
+                self._reduction == "mean")
 
     # -- attributes of API.md (and those of _Attributes) ------------------
     n_samples = property(lambda self: self._X.shape[0], doc="rows of X")
@@ -154,24 +156,19 @@ class Objective(_Attributes):
 
     def value_and_grad(self, coef, *, rows=None, out=None):
         """(loss, gradient) at coef; gradient has ``coef_shape`` and X's dtype."""
-        if self._prep is not None:
-            res = self._prep.value_and_grad(coef, rows, out)
+        plan = self._native_plan
+        if plan is not None:
+            res = plan.value_and_grad(coef, rows, out)
             if res is not None:
                 return res
-        X = self._X
-        if (rows is None and out is None and type(coef) is np.ndarray
-                and coef.dtype == X.dtype and coef.shape == self._coef_shape
-                and coef.flags.c_contiguous and coef.flags.aligned):
-            # the training-loop case (scipy passes exactly this): nothing to convert
-            out = np.empty(self._coef_shape, dtype=X.dtype)
-            nt = self._n_threads if type(self._n_threads) is int else self._threads()
-            return self._run(X, self._y, self._w, None, coef, None, out, self._kloss,
-                             self._fit_intercept, False, True, self._l2, self._D, nt,
-                             **self._kw), out
+            # more than one chunk (or work for the checks: then None again)
+            res = plan.threaded(coef, rows, out, True, self._threads())
+            if res is not None:
+                return res
         c = self._coef(coef)
         r, D = self._rows_and_D(rows)
         res, out = self._out(out, c, coef, (("coef", coef),))
-        value = self._run(X, self._y, self._w, r, c, None, out, self._kloss,
+        value = self._run(self._X, self._y, self._w, r, c, None, out, self._kloss,
                           self._fit_intercept, False, True, self._l2, D, self._threads(),
                           **self._kw)
         return value, res
@@ -184,8 +181,12 @@ class Objective(_Attributes):
 
     def value(self, coef, *, rows=None):
         """Loss at coef (one pass over X, no gradient work)."""
-        if self._prep is not None:
-            res = self._prep.value(coef, rows)
+        plan = self._native_plan
+        if plan is not None:
+            res = plan.value(coef, rows)
+            if res is not None:
+                return res
+            res = plan.threaded(coef, rows, None, False, self._threads())
             if res is not None:
                 return res
         c = self._coef(coef)

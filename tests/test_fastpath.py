@@ -1,9 +1,9 @@
 """The lean per-call paths against the general path.
 
 ``value_and_grad``/``grad`` first offer the call to the compiled core's
-``value_and_grad_common``, and ``Objective`` to its prepared problem
-(``_native.Prepared``); both take only arguments that the general path's
-checks would pass through unchanged, else return None.  Here: what they take
+``value_and_grad_common``, and ``Objective`` to the plan it made once
+(``_native.ObjectivePlan``); both take only arguments that the general path's
+checks would pass through unchanged, and calls of one chunk, else return None.  Here: what they take
 gives bit for bit the general path's result (and agrees with the NumPy
 backend), and what they leave to the general path still raises its errors,
 leaving the arguments as they were.
@@ -98,7 +98,11 @@ def test_common_call_is_the_general_path(monkeypatch, dtype, layout, loss, fit_i
 
 def test_common_call_defaults_and_thread_counts(monkeypatch):
     X, y, coef, _ = make_problem(64, 32, seed=2)
-    fast = [fastgrad.value_and_grad(X, y, coef, n_threads=t) for t in (None, 1, 3, 10**6)]
+    counts = (None, 1, 3, 10**6, np.int64(2), np.uint8(1))
+    # every valid count is taken (one chunk: the count does not matter)
+    for t in counts:
+        assert _common(X, y, coef, n_threads=t) is not None
+    fast = [fastgrad.value_and_grad(X, y, coef, n_threads=t) for t in counts]
     with monkeypatch.context() as mp:
         _general(mp)
         slow = fastgrad.value_and_grad(X, y, coef)
@@ -110,7 +114,7 @@ def test_common_call_defaults_and_thread_counts(monkeypatch):
     "X_subclass", "X_int", "X_byteswapped", "X_unaligned", "X_list", "y_other_dtype",
     "y_2d", "y_strided_unaligned", "coef_other_dtype", "coef_strided", "coef_2d_flat",
     "coef_list", "loss_np_str", "loss_multinomial", "reduction_np_str", "l2_int",
-    "fit_intercept_int", "n_threads_np_int", "backend_numpy", "rows_negative",
+    "fit_intercept_int", "backend_numpy", "rows_negative",
     "rows_int32", "rows_empty", "rows_strided", "logistic_y_nan", "no_rows_of_X",
     "big",
 ])
@@ -166,8 +170,6 @@ def test_what_the_common_call_leaves_to_the_general_path(monkeypatch, case):
     elif case == "fit_intercept_int":
         kw["fit_intercept"] = 1
         coef = np.append(coef, 0.5)
-    elif case == "n_threads_np_int":
-        kw["n_threads"] = np.int64(2)
     elif case == "backend_numpy":
         kw["backend"] = "numpy"
     elif case == "rows_negative":
@@ -268,6 +270,38 @@ def test_errors_of_calls_the_lean_entry_declines(kw, exc, match):
     assert_unchanged((X, y, coef), copies)
 
 
+@pytest.mark.parametrize("others", [
+    dict(), dict(loss="bogus"), dict(reduction="avg"), dict(backend="gpu"), dict(l2=-1.0),
+    dict(fit_intercept=2), dict(coef="short"), dict(rows=np.array([0, M])),
+    dict(loss="logistic"), dict(out=np.empty(N + 1)),
+])
+@pytest.mark.parametrize("n_threads", [0, -3, True, 2.0, "2", np.int64(0)])
+def test_invalid_n_threads_among_other_errors(monkeypatch, others, n_threads):
+    """The lean entry hands n_threads to _validation.check_n_threads after loss,
+    reduction, backend and l2 (the arguments _check validates before it), so the
+    error is the general path's whatever else is wrong, and nothing is written."""
+    X, y, coef, _ = make_problem(M, N, seed=4)
+    kw = dict(others, n_threads=n_threads)
+    if kw.get("coef") == "short":
+        del kw["coef"]
+        coef = coef[:-1]
+    if kw.get("loss") == "logistic":
+        y = y * 3.0                              # outside [0, 1]
+    copies = snapshot(X, y, coef)
+
+    def error(**patch):
+        with monkeypatch.context() as mp:
+            if patch:
+                _general(mp)
+            with pytest.raises(Exception) as info:
+                fastgrad.value_and_grad(X, y, coef, **kw)
+        return type(info.value), str(info.value)
+
+    assert error() == error(general=True)
+    assert error()[0] is ValueError
+    assert_unchanged((X, y, coef), copies)
+
+
 @pytest.mark.parametrize("bad", ["y_short", "coef_short", "X_1d", "X_complex"])
 def test_shape_and_type_errors_unchanged(bad):
     X, y, coef, _ = make_problem(M, N, seed=5)
@@ -292,7 +326,7 @@ def test_shape_and_type_errors_unchanged(bad):
 def _objective_pair(X, y, **kw):
     fast = fastgrad.Objective(X, y, **kw)
     slow = fastgrad.Objective(X, y, **kw)
-    slow._prep = None                     # the general path only
+    slow._native_plan = None              # the general path only
     return fast, slow
 
 
@@ -302,8 +336,8 @@ def _objective_pair(X, y, **kw):
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("weights", [False, True])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_objective_prepared_is_the_general_path(dtype, layout, loss, fit_intercept, weights,
-                                                reduction):
+def test_objective_plan_is_the_general_path(dtype, layout, loss, fit_intercept, weights,
+                                            reduction):
     if loss == "multinomial":
         X, _, _, w = make_problem(M, N, weights=weights, dtype=dtype, seed=6)
         y = np.random.default_rng(6).integers(0, 3, M)
@@ -314,7 +348,7 @@ def test_objective_prepared_is_the_general_path(dtype, layout, loss, fit_interce
     X = _layout(X, layout)
     fast, slow = _objective_pair(X, y, loss=loss, fit_intercept=fit_intercept,
                                  sample_weight=w, l2=0.5, reduction=reduction)
-    assert fast._prep is not None
+    assert fast._native_plan is not None
     rows = np.array([4, 4, 0, 36, 11, 2, 30], dtype=np.intp)
     copies = snapshot(X, y, coef)
     _same(fast(coef), slow(coef))
@@ -324,7 +358,7 @@ def test_objective_prepared_is_the_general_path(dtype, layout, loss, fit_interce
     assert fast.value(coef, rows=rows) == slow.value(coef, rows=rows)
     assert_unchanged((X, y, coef), copies)
     # the prepared problem took the plain coef (None: the general path)
-    assert fast._prep.value_and_grad(coef, None) is not None
+    assert fast._native_plan.value_and_grad(coef, None) is not None
     # and the NumPy backend agrees
     L, g = fastgrad.Objective(X, y, loss=loss, fit_intercept=fit_intercept, sample_weight=w,
                               l2=0.5, reduction=reduction, backend="numpy")(coef)
@@ -335,7 +369,7 @@ def test_objective_prepared_is_the_general_path(dtype, layout, loss, fit_interce
 @pytest.mark.parametrize("case", ["coef_other_dtype", "coef_strided", "coef_list", "coef_flat",
                                   "coef_subclass", "rows_negative", "rows_int32",
                                   "rows_weighted_mean", "out"])
-def test_objective_what_prepared_leaves_to_the_general_path(case):
+def test_objective_what_the_plan_leaves_to_the_general_path(case):
     X, y, coef, w = make_problem(M, N, k=2, weights=True, seed=8)
     kw, rows = {}, None
     fast, slow = _objective_pair(X, y, sample_weight=w if case == "rows_weighted_mean" else None)
@@ -359,9 +393,9 @@ def test_objective_what_prepared_leaves_to_the_general_path(case):
         kw["out"] = np.empty((N, 2))
     if rows is not None:
         kw["rows"] = rows
-        assert fast._prep.value_and_grad(coef, rows) is None
+        assert fast._native_plan.value_and_grad(coef, rows) is None
     elif case != "out":
-        assert fast._prep.value_and_grad(coef, None) is None
+        assert fast._native_plan.value_and_grad(coef, None) is None
     a = fast.value_and_grad(coef, **kw)
     if case == "out":
         kw["out"] = np.empty((N, 2))
@@ -395,7 +429,15 @@ def test_objective_errors_unchanged(kw, exc, match):
 def test_objective_threads_and_pickle(monkeypatch):
     X, y, coef, _ = make_problem(70_000, 16, loss="logistic", seed=10)   # several chunks
     objs = [fastgrad.Objective(X, y, loss="logistic", n_threads=t) for t in (None, 1, 2, 3)]
+    # more than one chunk: the plan runs the call only with a thread count
+    # (resolved by _validation.check_n_threads, which the Objective calls)
+    plan = objs[0]._native_plan
+    assert plan.value_and_grad(coef) is None and plan.value(coef) is None
+    assert plan.value_and_grad(coef, np.arange(100)) is not None      # one chunk
     ref = objs[1](coef)
+    for t in (1, 2, 3):
+        _same(plan.threaded(coef, None, None, True, t), ref)
+        assert plan.threaded(coef, None, None, False, t) == ref[0]
     for o in objs:
         _same(o(coef), ref)
     o2 = pickle.loads(pickle.dumps(objs[0]))
@@ -425,7 +467,7 @@ def test_out_taken_by_both_lean_paths(monkeypatch, dtype, with_rows):
     _same((L, g), ref)
     assert fastgrad.grad(X, y, coef, out=out, **kw) is out
     fast, slow = _objective_pair(X, y, loss="logistic")
-    assert fast._prep.value_and_grad(coef, rows, out) is not None
+    assert fast._native_plan.value_and_grad(coef, rows, out) is not None
     g1 = fast.grad(coef, rows=rows, out=out)
     assert g1 is out
     _same(fast.value_and_grad(coef, rows=rows, out=out),
@@ -462,7 +504,7 @@ def test_out_the_lean_paths_decline(case):
         out, match = [0.0] * N, "numpy array"
     assert _common(X, y, coef, out=out) is None
     obj = fastgrad.Objective(X, y)
-    assert obj._prep.value_and_grad(coef, None, out) is None
+    assert obj._native_plan.value_and_grad(coef, None, out) is None
     before = np.array(out, copy=True)
     for call in (lambda: fastgrad.value_and_grad(X, y, coef, out=out),
                  lambda: obj.value_and_grad(coef, out=out)):
