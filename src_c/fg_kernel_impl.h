@@ -1293,6 +1293,7 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
     double *dB = wB + FG_BR, *lB = dB + FG_BR;
     const ptrdiff_t BR = FG_BLOCK_ROWS(a);
+    const ptrdiff_t ahead = (a->stream & FG_STREAM_PREFETCH) ? a->stream >> FG_STREAM_AHEAD_SHIFT : 0;
     fg_v4d G[8], C[8], V[8];
     double gt[8];
     for (int f = 0; f < N; f++) {
@@ -1325,6 +1326,20 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             }
             zB[q] = need_z ? zq : 0.0;
             tB[q] = tq;
+        }
+        if (ahead && i + ahead + nb <= r1) {
+            /* the plan's (_plan.PAGE_BYTES, which gives the measurements):
+             * each column's segment and y's `ahead` rows on (a page) into
+             * L1, before the pointwise step, so that every stream is under
+             * way before the kernel reaches it */
+            for (int f = 0; f < N; f++) {
+                const char *px = (const char *)(xi + f * sc + ahead);
+                for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(px + o);
+            }
+            if (need_y && a->ys0 == 1) {
+                const char *py = (const char *)((const T *)a->y + i + ahead);
+                for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(py + o);
+            }
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
         acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);

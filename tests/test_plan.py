@@ -116,6 +116,11 @@ def test_explain_dense_f(dtype, m, n):
     if n <= 8:
         assert d["path"] == "cols_small"
         assert d["block_cols"] is None
+        # from memory (a chunk of at least L2/4): each column and y a page ahead
+        P = _plan()
+        isz = np.dtype(dtype).itemsize
+        chunk = min(m, max(P.CHUNK_BYTES // (n * isz), P.MIN_CHUNK_ROWS)) * n * isz
+        assert ("prefetched a page" in d["reason"]) == (chunk >= P.STREAM_BYTES), d["reason"]
     else:
         assert d["path"] == "cols"
         assert 16 <= d["block_rows"] <= 2048 and d["block_rows"] % 8 == 0
