@@ -131,6 +131,22 @@ def test_explain_dense_f(dtype, m, n):
             P.L3 // 8, 256 * n * np.dtype(dtype).itemsize)
 
 
+@pytest.mark.parametrize("n", [4, 8, 12, 16])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_explain_rows_vec_prefetch(dtype, n):
+    """rows_vec from memory: blocks of at least a page take their rows half a
+    page ahead (ROWS_VEC_AHEAD_BYTES) with y; shorter blocks the next block."""
+    P = _plan()
+    d = _explain(_big(2_000_000, n, dtype), loss="logistic")
+    assert d["path"] == "rows_vec"
+    rowbytes = n * np.dtype(dtype).itemsize
+    if d["block_rows"] * rowbytes >= P.PAGE_BYTES:
+        ahead = max(4, (P.PAGE_BYTES // 2 // rowbytes) & ~3)
+        assert f"the rows {ahead} ahead (half a page) and y prefetched" in d["reason"]
+    else:
+        assert "the next block prefetched" in d["reason"]
+
+
 def test_explain_f_with_rows_and_several_outputs():
     X = _big(10_000, 5, np.float64, "F")
     assert _explain(X)["path"] == "cols_small"
