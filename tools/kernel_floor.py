@@ -18,8 +18,9 @@ hessp), in one process, 1 thread, round-robin over the rounds:
 - package: fastgrad.value_and_grad (or hessp) on the same arrays.
 
 Prints medians and each as a multiple of the read; kernel / max(read, in
-cache) near 1 says the read and the arithmetic overlap fully.  Needs a C
-compiler (cc, or $CC); run from the repository root on an otherwise idle
+cache) near 1 says the read and the arithmetic overlap fully.  KF_CFLAGS (e.g.
+"-DNAME") is added to the kernel's compile line, to time a variant of src_c
+without rebuilding the package.  Needs a C compiler (cc, or $CC); run from the repository root on an otherwise idle
 machine (the host is shared: read ranges, not constants).
 """
 import argparse
@@ -55,7 +56,7 @@ def build():
     lib = os.path.join(tmp, "kf.so")
     cc = shlex.split(os.environ.get("CC", "cc"))
     inc = os.path.join(ROOT, "src_c")
-    cmd = cc + ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared",
+    cmd = cc + shlex.split(os.environ.get("KF_CFLAGS", "")) + ["-O3", "-fno-math-errno", "-fno-trapping-math", "-fopenmp-simd", "-shared",
                 "-fPIC", f"-I{inc}", f"-DKF_SFX={sfx}", "-o", lib,
                 os.path.join(HERE, "kernel_floor.c"), os.path.join(inc, src)]
     subprocess.run(cmd, check=True)
