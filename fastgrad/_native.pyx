@@ -217,6 +217,23 @@ def _select_isa_from_env():
 _select_isa_from_env()
 
 
+def y_in_unit(cnp.ndarray y):
+    """Every value of a 1-D float64 or float32 y (any stride that is a multiple
+    of its itemsize) in [0, 1], NaN not: the logistic range check of a call that
+    takes several chunks (_validation.check_y), one vectorised pass over y
+    (fg_y_in_unit) where NumPy's min and max took two."""
+    cdef fg_args a
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(y)
+    if cnp.PyArray_NDIM(y) != 1 or cnp.PyArray_TYPE(y) not in (cnp.NPY_FLOAT64, cnp.NPY_FLOAT32) \
+            or cnp.PyArray_STRIDE(y, 0) % isz:
+        raise ValueError("y_in_unit: a 1-D float64 or float32 array")
+    a.y = cnp.PyArray_DATA(y)
+    a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
+    a.ys1 = 0
+    a.rows = NULL
+    return fg_y_in_unit(&a, isz == 4, cnp.PyArray_DIM(y, 0)) != 0
+
+
 def log1pexp(double z):
     return fg_log1pexp(z)
 

@@ -177,6 +177,19 @@ def as_dtype(a, dtype, name, contiguous=False):
     return arr
 
 
+def _native_y_in_unit(y):
+    """True when the compiled core says every value of the 1-D float y is in
+    [0, 1] (NaN is not); False when it does not, or there is no core (the
+    caller then checks with NumPy and builds the message)."""
+    if y.dtype not in (np.float64, np.float32):
+        return False
+    try:
+        from . import _native
+    except ImportError:
+        return False
+    return _native.y_in_unit(y)
+
+
 def check_y(y, m, loss, dtype, rows=None, power=None):
     """y in X's dtype, shape checked; for the logistic loss its values in [0, 1],
     for the log-link losses in their domain (``power``: the tweedie power), only
@@ -197,6 +210,8 @@ def check_y(y, m, loss, dtype, rows=None, power=None):
         ya = np.ascontiguousarray(ya)
     used = ya if rows is None else ya[rows]
     if loss == "logistic" and used.size:
+        if used.ndim == 1 and _native_y_in_unit(used):
+            return ya                   # one pass in C (min and max: two)
         lo, hi = used.min(), used.max()
         # NaN makes min/max NaN (and propagates as documented); the range check
         # must still see the other values, so then it looks at each one

@@ -566,11 +566,12 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
      * pointwise step (for the logistic loss ~30 instructions per row, during
      * which the hardware prefetcher alone ran dry) */
     const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
+    const ptrdiff_t ahead = pf ? a->stream >> FG_STREAM_AHEAD_SHIFT : 0;
     ptrdiff_t i = r0;
     while (i + 4 <= r1) {
         const ptrdiff_t nb = (r1 - i < BR) ? ((r1 - i) & ~(ptrdiff_t)3) : BR;
         for (ptrdiff_t u = 0; u < nb; u += 4) {
-            if (pf && i + nb + u + 4 <= r1) {
+            if (pf && !ahead && i + nb + u + 4 <= r1) {
                 const char *nx = (const char *)(X + (i + nb + u) * sr);
                 for (ptrdiff_t o = 0; o < 4 * n * (ptrdiff_t)sizeof(T); o += 64)
                     FG_PREFETCH(nx + o);
@@ -592,6 +593,18 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
                 fg_v4d zz = fg_sum4(sm[0], sm[1], sm[2], sm[3]);
                 zz += pass == 0 ? b : vb;
                 memcpy((pass == 0 ? zB : tB) + u, &zz, sizeof zz);
+            }
+        }
+        if (ahead && i + ahead + nb <= r1) {
+            /* the plan's distance (_plan.ROWS_VEC_AHEAD_BYTES, which gives the
+             * measurements): a block's worth of rows `ahead` rows on, and of
+             * y, into L1 before the pointwise step, instead of the next block
+             * in the dot phase */
+            const char *px = (const char *)(X + (i + ahead) * sr);
+            for (ptrdiff_t o = 0; o < nb * n * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(px + o);
+            if (need_y && a->ys0 == 1) {
+                const char *py = (const char *)((const T *)a->y + i + ahead);
+                for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(py + o);
             }
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
@@ -1333,6 +1346,7 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     double *zB = work, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
     double *dB = wB + FG_BR, *lB = dB + FG_BR;
     const ptrdiff_t BR = FG_BLOCK_ROWS(a);
+    const ptrdiff_t ahead = (a->stream & FG_STREAM_PREFETCH) ? a->stream >> FG_STREAM_AHEAD_SHIFT : 0;
     fg_v4d G[8], C[8], V[8];
     double gt[8];
     for (int f = 0; f < N; f++) {
@@ -1365,6 +1379,20 @@ FG_INLINE double FN(cols_small_n)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             }
             zB[q] = need_z ? zq : 0.0;
             tB[q] = tq;
+        }
+        if (ahead && i + ahead + nb <= r1) {
+            /* the plan's (_plan.PAGE_BYTES, which gives the measurements):
+             * each column's segment and y's `ahead` rows on (a page) into
+             * L1, before the pointwise step, so that every stream is under
+             * way before the kernel reaches it */
+            for (int f = 0; f < N; f++) {
+                const char *px = (const char *)(xi + f * sc + ahead);
+                for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(px + o);
+            }
+            if (need_y && a->ys0 == 1) {
+                const char *py = (const char *)((const T *)a->y + i + ahead);
+                for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(py + o);
+            }
         }
         const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
         acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);

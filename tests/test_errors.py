@@ -494,3 +494,34 @@ def test_logistic_y_range_checked_despite_nan_objective_unchecked(backend):
     y = np.array([np.nan, 2.0, 0.5, 0.0, 1.0, 0.25])
     with pytest.raises(ValueError, match=r"\by\b"):
         fastgrad.Objective(X, y, loss="logistic", check_input=False, backend=backend)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bad", [None, -1e-300, 1.0000001, np.nan, np.inf])
+@pytest.mark.parametrize("step", [1, 3, -2])
+def test_native_y_in_unit_matches_numpy(dtype, bad, step):
+    """The compiled range check (check_y's one pass) against NumPy's, at any
+    stride, with one value outside (NaN counts as outside) anywhere."""
+    native = pytest.importorskip("fastgrad._native")
+    rng = np.random.default_rng(3)
+    y = rng.random(5000).astype(dtype)
+    for pos in (0, 1234, 4999):
+        z = y.copy()
+        if bad is not None:
+            z[pos] = bad
+        v = z[::step]
+        assert native.y_in_unit(v) == bool(((v >= 0) & (v <= 1)).all())
+
+
+def test_logistic_range_error_on_a_large_y():
+    """A y too large for the one-chunk fast path still raises on a value outside
+    [0, 1], and a NaN still passes the check (it propagates, as documented)."""
+    m = 300_000
+    X = np.zeros((m, 2))
+    y = np.zeros(m)
+    y[m - 5] = 2.0
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 1\]"):
+        fastgrad.value_and_grad(X, y, np.zeros(2), loss="logistic")
+    y[m - 5] = np.nan
+    L, _ = fastgrad.value_and_grad(X, y, np.zeros(2), loss="logistic")
+    assert np.isnan(L)

@@ -116,6 +116,11 @@ def test_explain_dense_f(dtype, m, n):
     if n <= 8:
         assert d["path"] == "cols_small"
         assert d["block_cols"] is None
+        # from memory (a chunk of at least L2/4): each column and y a page ahead
+        P = _plan()
+        isz = np.dtype(dtype).itemsize
+        chunk = min(m, max(P.CHUNK_BYTES // (n * isz), P.MIN_CHUNK_ROWS)) * n * isz
+        assert ("prefetched a page" in d["reason"]) == (chunk >= P.STREAM_BYTES), d["reason"]
     else:
         assert d["path"] == "cols"
         assert d["block_cols"] == 8
@@ -125,6 +130,22 @@ def test_explain_dense_f(dtype, m, n):
         assert d["block_rows"] == P.COL_SEGMENT_BYTES // np.dtype(dtype).itemsize
         assert ("next panel prefetched" in d["reason"]) == (m * n * np.dtype(dtype).itemsize
                                                             >= P.STREAM_BYTES)
+
+
+@pytest.mark.parametrize("n", [4, 8, 12, 16])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_explain_rows_vec_prefetch(dtype, n):
+    """rows_vec from memory: blocks of at least a page take their rows half a
+    page ahead (ROWS_VEC_AHEAD_BYTES) with y; shorter blocks the next block."""
+    P = _plan()
+    d = _explain(_big(2_000_000, n, dtype), loss="logistic")
+    assert d["path"] == "rows_vec"
+    rowbytes = n * np.dtype(dtype).itemsize
+    if d["block_rows"] * rowbytes >= P.PAGE_BYTES:
+        ahead = max(4, (P.PAGE_BYTES // 2 // rowbytes) & ~3)
+        assert f"the rows {ahead} ahead (half a page) and y prefetched" in d["reason"]
+    else:
+        assert "the next block prefetched" in d["reason"]
 
 
 def test_explain_f_with_rows_and_several_outputs():
