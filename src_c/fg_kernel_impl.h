@@ -889,6 +889,29 @@ FG_INLINE __m512d fg_hsum8x8(const __m512d *a)
     return _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], 0x88),
                          _mm512_shuffle_f64x2(u[0], u[1], 0xdd));
 }
+/* o[l][q] = a[q][l], q, l < 8: three stages of shuffles (24) */
+FG_INLINE void fg_tr8x8(const __m512d *a, __m512d *o)
+{
+    const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512d b[8], u[8];
+    for (int q = 0; q < 8; q += 2) {
+        b[q] = _mm512_unpacklo_pd(a[q], a[q + 1]);
+        b[q + 1] = _mm512_unpackhi_pd(a[q], a[q + 1]);
+    }
+    for (int q = 0; q < 8; q += 4)
+        for (int h = 0; h < 2; h++) {
+            u[q + h] = _mm512_permutex2var_pd(b[q + h], i0, b[q + h + 2]);
+            u[q + h + 2] = _mm512_permutex2var_pd(b[q + h], i1, b[q + h + 2]);
+        }
+    /* u[h]: rows lo, lo + 2 (lo = 0, 1, 4, 5) of columns 0..3, u[h + 4] the
+     * same of columns 4..7 */
+    for (int h = 0; h < 4; h++) {
+        const int lo = (h & 1) + 4 * (h >> 1);
+        o[lo] = _mm512_shuffle_f64x2(u[h], u[h + 4], 0x44);
+        o[lo + 2] = _mm512_shuffle_f64x2(u[h], u[h + 4], 0xee);
+    }
+}
 #endif
 
 FG_INLINE __m512d FN(mn8_ld)(const T *p)
@@ -989,52 +1012,105 @@ FG_INLINE void FN(mn8_tr)(const T *xs, ptrdiff_t sc, ptrdiff_t n, ptrdiff_t nb, 
                           ptrdiff_t np, ptrdiff_t po)
 {
     const ptrdiff_t n8 = n & ~(ptrdiff_t)7;
-    const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
-    const __m512i i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
     for (ptrdiff_t f = 0; f < n8; f += 8) {
         const double *c = (const double *)xs + f * sc;
         for (ptrdiff_t r = 0; r < nb; r += 8) {
-            __m512d a[8], b[8], u[8];
+            __m512d a[8], o[8];
             for (int q = 0; q < 8; q++) {
                 a[q] = _mm512_loadu_pd(c + q * sc + r);
                 if (po) FG_PREFETCH_L2((const char *)(c + q * sc + r) + po);
             }
-            /* a[q][l] = x(r + l, f + q) -> rows: 3 stages of shuffles */
-            for (int q = 0; q < 8; q += 2) {
-                b[q] = _mm512_unpacklo_pd(a[q], a[q + 1]);
-                b[q + 1] = _mm512_unpackhi_pd(a[q], a[q + 1]);
-            }
-            for (int q = 0; q < 8; q += 4)
-                for (int h = 0; h < 2; h++) {
-                    u[q + h] = _mm512_permutex2var_pd(b[q + h], i0, b[q + h + 2]);
-                    u[q + h + 2] = _mm512_permutex2var_pd(b[q + h], i1, b[q + h + 2]);
-                }
+            fg_tr8x8(a, o);   /* a[q][l] = x(r + l, f + q) -> rows */
             double *d = (double *)xb + r * np + f;
-            /* u[h]: rows lo, lo + 2 (lo = 0, 1, 4, 5) of features f..f+4, u[h + 4]
-             * the same of f+4..f+8 */
-            for (int h = 0; h < 4; h++) {
-                const int lo = (h & 1) + 4 * (h >> 1);
-                _mm512_storeu_pd(d + lo * np, _mm512_shuffle_f64x2(u[h], u[h + 4], 0x44));
-                _mm512_storeu_pd(d + (lo + 2) * np, _mm512_shuffle_f64x2(u[h], u[h + 4], 0xee));
-            }
+            for (int l = 0; l < 8; l++) _mm512_storeu_pd(d + l * np, o[l]);
         }
     }
     for (ptrdiff_t f = n8; f < n; f++)
         for (ptrdiff_t r = 0; r < nb; r++) xb[r * np + f] = xs[r + f * sc];
 }
 
+/* zo[(8 v + l) * ldz + r] = x_r . cv[v][.][l], r, l < 8, v < V: z of 8 rows for V
+ * groups of 8 classes, a vector of 8 classes a row (x_r[f] broadcast, cv[v][f]
+ * the 8 classes' coef at feature f), 8 V accumulators; then an 8 x 8 transpose
+ * of each group instead of a transpose-and-add per class.  With PF, the rows
+ * po bytes further prefetched, one line of each row per 64 bytes of features. */
+FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT cv,
+                          const int V, double *FG_RESTRICT zo, ptrdiff_t ldz, const int PF,
+                          ptrdiff_t po)
+{
+    __m512d acc[3][8];
+    for (int v = 0; v < V; v++)
+        for (int r = 0; r < 8; r++) acc[v][r] = _mm512_setzero_pd();
+    const ptrdiff_t sb = ss * (ptrdiff_t)sizeof(T), s3 = 3 * sb;
+    const char *b = (const char *)x0, *b5 = b + 5 * sb;
+    const char *pb = b + po, *pb5 = b5 + po;
+    const ptrdiff_t vs = 8 * n;   /* doubles between two groups of cv */
+    const ptrdiff_t fl = (ptrdiff_t)(64 / sizeof(T));   /* features a cache line */
+    ptrdiff_t f = 0;
+#define FG_MN8_ZB_STEP()                                                                \
+    do {                                                                                \
+        __m512d c[3];                                                                   \
+        for (int v = 0; v < V; v++) c[v] = _mm512_load_pd(cv + v * vs + 8 * f);         \
+        for (int r = 0; r < 8; r++) {                                                   \
+            __m512d x = _mm512_set1_pd((double)*(const T *)FG_MN8_ROW(b, b5, sb, s3, r)); \
+            FG_MN8_REG(x);                                                              \
+            for (int v = 0; v < V; v++) acc[v][r] = _mm512_fmadd_pd(x, c[v], acc[v][r]); \
+        }                                                                               \
+        b += sizeof(T);                                                                 \
+        b5 += sizeof(T);                                                                \
+        f++;                                                                            \
+    } while (0)
+    if (PF) {
+        for (; f + fl <= n;) {
+            for (int r = 0; r < 8; r++) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+            pb += 64;
+            pb5 += 64;
+            for (int u = 0; u < (int)(64 / sizeof(T)); u++) FG_MN8_ZB_STEP();
+        }
+        if (f < n)
+            for (int r = 0; r < 8; r++) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+    }
+    for (; f < n;) FG_MN8_ZB_STEP();
+#undef FG_MN8_ZB_STEP
+    for (int v = 0; v < V; v++) {
+        __m512d o[8];
+        fg_tr8x8(acc[v], o);
+        for (int l = 0; l < 8; l++) _mm512_storeu_pd(zo + (8 * v + l) * ldz, o[l]);
+    }
+}
+
 /* z^T of 8 rows, all kk classes: tiles of 3 classes (then 2 or 1); the first
  * tile prefetches (po != 0) */
 FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *ct,
-                          ptrdiff_t np, ptrdiff_t kk, double *zo, ptrdiff_t ldz, ptrdiff_t po)
+                          ptrdiff_t np, const double *cv, ptrdiff_t kk, double *zo,
+                          ptrdiff_t ldz, ptrdiff_t po)
 {
-    ptrdiff_t j = 0;
-    if (po) {
-        const int mj = kk >= 3 ? 3 : (int)kk;
-        if (mj == 3) FN(mn8_z)(x0, ss, n, ct, np, 3, zo, ldz, 1, po);
-        else if (mj == 2) FN(mn8_z)(x0, ss, n, ct, np, 2, zo, ldz, 1, po);
-        else FN(mn8_z)(x0, ss, n, ct, np, 1, zo, ldz, 1, po);
-        j = mj;
+    /* groups of 8 classes, 3 (then 2 or 1) at a time */
+    const ptrdiff_t ng = kk / 8;
+    ptrdiff_t v = 0;
+    for (; v < ng; v += 3) {
+        const int V = ng - v >= 3 ? 3 : (int)(ng - v);
+        const double *c = cv + v * 8 * n;
+        double *z = zo + 8 * v * ldz;
+        if (po) {
+            if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, 1, po);
+            else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, 1, po);
+            else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, 1, po);
+            po = 0;
+        } else {
+            if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, 0, 0);
+            else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, 0, 0);
+            else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, 0, 0);
+        }
+    }
+    /* the other classes: tiles of 3 (then 2 or 1) along the features */
+    ptrdiff_t j = 8 * ng;
+    if (po && j < kk) {
+        const int mj = kk - j >= 3 ? 3 : (int)(kk - j);
+        if (mj == 3) FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, 1, po);
+        else if (mj == 2) FN(mn8_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, 1, po);
+        else FN(mn8_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, 1, po);
+        j += mj;
     }
     for (; j + 3 <= kk; j += 3)
         FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, 0, 0);
@@ -1112,6 +1188,8 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     double *wb = yt + k * B, *scr = wb + B, *ic = scr + 5 * B;
     ptrdiff_t *lb = (ptrdiff_t *)(ic + ((kk + 7) & ~(ptrdiff_t)7));
     T *xb = (T *)(lb + B);
+    /* cv[g][f][l]: coef of class 8 g + l at feature f, groups of 8 classes */
+    double *cv = (double *)(((uintptr_t)(xb + B * np) + 63) & ~(uintptr_t)63);
     const T *coef = (const T *)a->coef, *v = (const T *)a->v;
     const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
     for (ptrdiff_t j = 0; j < kk; j++) {
@@ -1120,6 +1198,8 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         for (ptrdiff_t f = n; f < np; f++) ct[j * np + f] = 0.0;
         ic[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : (vicpt ? (double)vicpt[j - k] : 0.0);
     }
+    for (ptrdiff_t j = 0; j < (kk & ~(ptrdiff_t)7); j++)
+        for (ptrdiff_t f = 0; f < n; f++) cv[(j / 8) * 8 * n + f * 8 + (j & 7)] = ct[j * np + f];
     if (mode != FG_MODE_VALUE) memset(gt, 0, (size_t)(k * np) * sizeof(double));
     const int need_y = mode != FG_MODE_HESSP && !a->lab;
     /* rows read in place: contiguous, evenly strided; else copied to xb */
@@ -1163,7 +1243,7 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         const ptrdiff_t po = direct && x0 != xb && i + (FG_MN8_PFD + 1) * B <= r1
                                  ? FG_MN8_PFD * B * sr * (ptrdiff_t)sizeof(T) : 0;
         for (ptrdiff_t r = 0; r < nv; r += 8)
-            FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, kk, zt + r, B, po);
+            FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, po);
         if (mode == FG_MODE_HESSP)
             pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
         else if (mode == FG_MODE_VALUE)
