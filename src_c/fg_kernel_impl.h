@@ -29,7 +29,8 @@
     ((a)->block_rows < 4 ? 4 : ((a)->block_rows > FG_BR ? FG_BR : (a)->block_rows & ~(ptrdiff_t)3))
 #ifndef FG_VW
 #define FG_VW 4     /* doubles a vector in the explicit vector code; 4 in every clone
-                       (fg_dense_avx512.c gives the measurement) */
+                       (fg_dense_avx512.c gives the measurement), except the
+                       avx512 clone's multinomial tiles (rows_mn8: 8) */
 #endif
 #define FG_CAT2(a, b) a##b
 #define FG_CAT(a, b) FG_CAT2(a, b)
