@@ -852,17 +852,23 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 #endif
 
 /* ---- multinomial tiles at 8 doubles (the avx512 clone) ----------------------
- * Blocks of B rows (the plan's block_rows, a multiple of 8).  Per block:
- *   z: for 8 rows at a time and 1 to 3 classes, 8 x 3 accumulators of 8 lanes
- *      along the features (x_r[f..f+8) * coef^T[j][f..f+8)), each load of a
- *      row serving 3 classes and each load of coef 8 rows; then one transpose-
- *      and-add gives the 8 rows' logits of a class as one vector, stored as
- *      z^T (classes x B), so no class is padded whatever K;
- *   the softmax over the block, vectorised over the rows (pw_multi_blk);
- *   g^T[j][f..] += d[r][j] x_r[f..]: tiles of up to 6 classes x 4 vectors of
- *      features held in registers over the B rows (read again from L1).
- * Rows not contiguous (F-ordered or strided X) are copied into a buffer of B
- * rows first.  The last vector of a row is a masked load (no read past it). */
+ * Blocks of B rows (the plan's block_rows, a multiple of 8).  Per block, z
+ * (and t = X v for hessp: v's classes after coef's) for 8 rows at a time:
+ *   groups of 8 classes as vectors of classes (mn8_zb): x_r[f] broadcast times
+ *      the 8 classes' coef at f, up to 3 groups x 8 rows = 24 accumulators, then
+ *      one 8 x 8 transpose a group into z^T (classes x B);
+ *   the classes past the last group (K mod 8) along the features (mn8_z):
+ *      x_r[f..f+8) * coef^T[j][f..f+8), 8 rows x up to 3 classes, then one
+ *      transpose-and-add gives the 8 rows' logits of a class as one vector;
+ *   so no class is padded whatever K.  Then the softmax over the block,
+ *   vectorised over the rows (pw_multi_blk), and g^T[j][f..] += d[r][j] x_r[f..]
+ *   in tiles of up to 6 classes x up to 8 vectors of features held in registers
+ *   over the B rows (read again from L1; mn8_g).
+ * Rows not read in place (F-ordered: 8 x 8 transposes, mn8_tr; strided or
+ * rows=: copies) go to a buffer of B rows first.  The rows read in place are
+ * prefetched into L2 FG_MN8_PFD blocks ahead.  The last vector of a row is a
+ * masked load (no read past it).  Measured against the alternatives in
+ * tools/mn_floor.py's README row and the commit messages. */
 #if FG_HAVE_VECEXT && defined(__AVX512F__) && defined(__AVX512VL__)
 #ifndef FG_MN8_COMMON
 #define FG_MN8_COMMON
