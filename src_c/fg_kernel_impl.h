@@ -1013,23 +1013,26 @@ FG_INLINE void FN(mn8_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, 
 }
 
 /* xb[r * np + f] = xs[r + f * sc], r < nb (a multiple of 8), f < n: 8 x 8
- * blocks transposed in registers (float64 only); the same columns po bytes
- * further prefetched, one line for each 8 x 8 block */
+ * blocks transposed in registers (float32 through doubles, exactly); the same
+ * columns po bytes further prefetched, one line for each 8 x 8 block */
 FG_INLINE void FN(mn8_tr)(const T *xs, ptrdiff_t sc, ptrdiff_t n, ptrdiff_t nb, T *xb,
                           ptrdiff_t np, ptrdiff_t po)
 {
     const ptrdiff_t n8 = n & ~(ptrdiff_t)7;
     for (ptrdiff_t f = 0; f < n8; f += 8) {
-        const double *c = (const double *)xs + f * sc;
+        const T *c = xs + f * sc;
         for (ptrdiff_t r = 0; r < nb; r += 8) {
             __m512d a[8], o[8];
             for (int q = 0; q < 8; q++) {
-                a[q] = _mm512_loadu_pd(c + q * sc + r);
+                a[q] = FN(mn8_ld)(c + q * sc + r);
                 if (po) FG_PREFETCH_L2((const char *)(c + q * sc + r) + po);
             }
             fg_tr8x8(a, o);   /* a[q][l] = x(r + l, f + q) -> rows */
-            double *d = (double *)xb + r * np + f;
-            for (int l = 0; l < 8; l++) _mm512_storeu_pd(d + l * np, o[l]);
+            T *d = xb + r * np + f;
+            for (int l = 0; l < 8; l++) {
+                if (sizeof(T) == 8) _mm512_storeu_pd((void *)(d + l * np), o[l]);
+                else _mm256_storeu_ps((void *)(d + l * np), _mm512_cvtpd_ps(o[l]));  /* exact */
+            }
         }
     }
     for (ptrdiff_t f = n8; f < n; f++)
@@ -1223,7 +1226,7 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         } else {
             /* gathered, strided, F-ordered (a transpose of the block) or the
              * last rows of the chunk: copied, the rows past nb zero */
-            if (sizeof(T) == 8 && sr == 1 && !rows && nb == nv)
+            if (sr == 1 && !rows && nb == nv)
                 FN(mn8_tr)(X + i, sc, n, nb, xb, np,
                            i + (FG_MN8_PFD + 1) * B <= r1 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0);
             else
