@@ -201,6 +201,22 @@ MIN_CHUNK_ROWS = 64
 #: well within half a second, and the check (taking the GIL) costs nothing
 CHECK_BYTES = 1 << 27
 
+#: the multinomial tiles (avx512 clone, fg_kernel_impl.h rows_mn8): blocks of
+#: rows whose X fills about half of L1d (the nearest multiple of 8 rows), read
+#: K/3 times by the z tiles and K/6 times by the g tiles after the softmax, so
+#: from L1; the other half holds coef^T, g^T's tile and the block's z, d.
+#: 500,000 x 100 f64 C (24 KiB on a 48 KiB L1d: 32 rows), one process, CPU
+#: time: K = 10 16 rows 60.6 ms, 32 rows 61.2, 64 rows 61.4, 128 rows 64.2;
+#: K = 32 142.7, 134.4, 137.7, 141.2; K = 3 36.3, 35.1, 36.1, 40.3 ms
+MN_BLOCK_BYTES = L1D // 2
+#: F-ordered X: the block is transposed into a buffer of rows; at least this
+#: many bytes of each column a block, so each column's segment is 8 cache lines
+#: (shorter segments starve the prefetcher: K = 10, 16 rows 84.9 ms, 32 rows
+#: 74.1, 64 rows 67.3, 128 rows 66.6).  Not a cache size.
+MN_F_SEGMENT = 512
+#: the capacity of rows_mn8's block buffers (FG_MN8_MAXB)
+MN_MAX_BLOCK_ROWS = 256
+
 #: the row paths' blocks: rows whose X fills about half of L1d, so a block is
 #: still in L1 when its axpy reads it again after the pointwise step (the other
 #: half holds coef, g and the block's z, d); 16 KiB on a 32 KiB L1d
@@ -370,6 +386,15 @@ def row_block(rowbytes):
     return min(max(b, 4), MAX_BLOCK_ROWS)
 
 
+def mn_block(rowbytes, itemsize, layout):
+    """Rows per block of the multinomial tiles of the avx512 clone (see
+    MN_BLOCK_BYTES, MN_F_SEGMENT): a multiple of 8, 8 to MN_MAX_BLOCK_ROWS."""
+    b = (MN_BLOCK_BYTES + 4 * rowbytes) // max(rowbytes, 1) // 8 * 8   # nearest multiple of 8
+    if layout == "F":
+        b = max(b, MN_F_SEGMENT // itemsize)
+    return min(max(b, 8), MN_MAX_BLOCK_ROWS)
+
+
 def col_block(n, k, itemsize):
     """Rows per panel of the column path (see COL_SEGMENT_BYTES), with its z,
     t and d within COL_WORK_BYTES."""
@@ -429,9 +454,20 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
     stream = 0
     block_cols = None
     if loss == Loss.MULTINOMIAL and vec:
-        path, block_rows = Path.MULTINOMIAL, 4
-        why = (f"{where}, multinomial with {k} classes: 4 rows a step, whatever the layout "
-               f"(the 2 n K multiply-adds a row dwarf strided loads)")
+        path = Path.MULTINOMIAL
+        if _isa() == "avx512":
+            block_rows = mn_block(rowbytes, itemsize, layout)
+            why = (f"{where}, multinomial with {k} classes: blocks of {block_rows} rows"
+                   + (f" (L1d/2 = {_mb(MN_BLOCK_BYTES)} of X)" if layout != "F" else
+                      f" ({MN_F_SEGMENT} bytes of each column)")
+                   + (", copied into a buffer of rows" if layout != "C" or rows else "")
+                   + ", z for 8 rows x 3 classes a tile (8 doubles of features a "
+                   "vector), the softmax vectorised over the rows, then g^T += d^T X_b in "
+                   "tiles of 6 classes x 4 vectors")
+        else:
+            block_rows = 4
+            why = (f"{where}, multinomial with {k} classes: 4 rows a step, whatever the "
+                   f"layout (the 2 n K multiply-adds a row dwarf strided loads)")
     elif layout == "F":
         if vec and n <= COLS_SMALL_MAX_N and k == 1 and not rows:
             path, block_rows = Path.COLS_SMALL, row_block(rowbytes)

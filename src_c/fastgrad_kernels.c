@@ -57,6 +57,15 @@ size_t fg_work_size(const fg_args *a)
         size_t kp = ((size_t)a->k + 3) & ~(size_t)3;
         size_t mn = (3 * (size_t)a->n + 2 + 20) * kp + 4 * (size_t)a->n + 8;
         row = row > mn ? row : mn;
+        /* the avx512 clone's tiles (rows_mn8): coef^T (and v^T) and g^T padded to
+         * np = n rounded up to 8, z^T, d^T, y^T (classes x B), 7 rows of B, the
+         * intercepts, B copied rows, B = block_rows (8 to 256), and coef (and v) in
+         * groups of 8 classes (kk n) */
+        size_t np = ((size_t)a->n + 7) & ~(size_t)7, kk = (a->hess ? 2 : 1) * (size_t)a->k;
+        size_t b = (size_t)(a->block_rows < 8 ? 8 : (a->block_rows > 256 ? 256 : a->block_rows));
+        size_t mn8 = (kk + (size_t)a->k) * np + (kk + 2 * (size_t)a->k + 7) * b + kk + 8 +
+                     b * np + 8 + kk * (size_t)a->n + 8;
+        row = row > mn8 ? row : mn8;
     }
     return (row > col ? row : col) + 16;
 }

@@ -31,7 +31,8 @@
     ((a)->block_rows < 4 ? 4 : ((a)->block_rows > FG_BR ? FG_BR : (a)->block_rows & ~(ptrdiff_t)3))
 #ifndef FG_VW
 #define FG_VW 4     /* doubles a vector in the explicit vector code; 4 in every clone
-                       (fg_dense_avx512.c gives the measurement) */
+                       (fg_dense_avx512.c gives the measurement), except the
+                       avx512 clone's multinomial tiles (rows_mn8: 8) */
 #endif
 #define FG_CAT2(a, b) a##b
 #define FG_CAT(a, b) FG_CAT2(a, b)
@@ -765,6 +766,7 @@ FG_INLINE void FN(mn_axpys)(const T *const *p, const ptrdiff_t xs, const fg_v4d 
     }
 }
 
+#if !(defined(__AVX512F__) && defined(__AVX512VL__))   /* there: rows_mn8 below */
 FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                              double *FG_RESTRICT g, double *work)
 {
@@ -861,6 +863,434 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t j = 0; j < k; j++) g[f * k + j] += gpd[f * kp + j];
     return acc;
 }
+#endif
+#endif
+
+/* ---- multinomial tiles at 8 doubles (the avx512 clone) ----------------------
+ * Blocks of B rows (the plan's block_rows, a multiple of 8).  Per block, z
+ * (and t = X v for hessp: v's classes after coef's) for 8 rows at a time:
+ *   groups of 8 classes as vectors of classes (mn8_zb): x_r[f] broadcast times
+ *      the 8 classes' coef at f, up to 3 groups x 8 rows = 24 accumulators, then
+ *      one 8 x 8 transpose a group into z^T (classes x B);
+ *   the classes past the last group (K mod 8) along the features (mn8_z):
+ *      x_r[f..f+8) * coef^T[j][f..f+8), 8 rows x up to 3 classes, then one
+ *      transpose-and-add gives the 8 rows' logits of a class as one vector;
+ *   so no class is padded whatever K.  Then the softmax over the block,
+ *   vectorised over the rows (pw_multi_blk), and g^T[j][f..] += d[r][j] x_r[f..]
+ *   in tiles of up to 6 classes x up to 8 vectors of features held in registers
+ *   over the B rows (read again from L1; mn8_g).
+ * Rows not read in place (F-ordered: 8 x 8 transposes, mn8_tr; strided or
+ * rows=: copies) go to a buffer of B rows first.  The rows read in place are
+ * prefetched into L2 FG_MN8_PFD blocks ahead.  The last vector of a row is a
+ * masked load (no read past it).  Measured against the alternatives in
+ * tools/mn_floor.py's README row and the commit messages. */
+#if FG_HAVE_VECEXT && defined(__AVX512F__) && defined(__AVX512VL__)
+#ifndef FG_MN8_COMMON
+#define FG_MN8_COMMON
+#include <immintrin.h>
+#define FG_MN8_MAXB 256
+/* x kept in a register: GCC would otherwise fold its load into each FMA that
+ * uses it (a load per FMA, the load ports then the limit) */
+#define FG_MN8_REG(x) __asm__("" : "+v"(x))
+/* the rows read in place are prefetched into L2 this many blocks ahead, one
+ * line of each of the 8 rows a step of the first z tile: into L1, or one block
+ * ahead, or all lines of a block at once, stalled on the fill buffers
+ * (500,000 x 100 f64 C, CPU time, K = 10: 1 block ahead into L1 64 ms, into L2
+ * 58-60, 2 or 4 blocks ahead into L2 58-59; K = 3 40, 37-38, 37-38) */
+#define FG_MN8_PFD 2
+/* v[r] = the sum of the 8 lanes of a[r], r < 8 */
+FG_INLINE __m512d fg_hsum8x8(const __m512d *a)
+{
+    __m512d s[4], u[2];
+    for (int i = 0; i < 4; i++)
+        s[i] = _mm512_add_pd(_mm512_unpacklo_pd(a[2 * i], a[2 * i + 1]),
+                             _mm512_unpackhi_pd(a[2 * i], a[2 * i + 1]));
+    for (int i = 0; i < 2; i++)
+        u[i] = _mm512_add_pd(_mm512_shuffle_f64x2(s[2 * i], s[2 * i + 1], 0x88),
+                             _mm512_shuffle_f64x2(s[2 * i], s[2 * i + 1], 0xdd));
+    return _mm512_add_pd(_mm512_shuffle_f64x2(u[0], u[1], 0x88),
+                         _mm512_shuffle_f64x2(u[0], u[1], 0xdd));
+}
+/* o[l][q] = a[q][l], q, l < 8: three stages of shuffles (24) */
+FG_INLINE void fg_tr8x8(const __m512d *a, __m512d *o)
+{
+    const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    __m512d b[8], u[8];
+    for (int q = 0; q < 8; q += 2) {
+        b[q] = _mm512_unpacklo_pd(a[q], a[q + 1]);
+        b[q + 1] = _mm512_unpackhi_pd(a[q], a[q + 1]);
+    }
+    for (int q = 0; q < 8; q += 4)
+        for (int h = 0; h < 2; h++) {
+            u[q + h] = _mm512_permutex2var_pd(b[q + h], i0, b[q + h + 2]);
+            u[q + h + 2] = _mm512_permutex2var_pd(b[q + h], i1, b[q + h + 2]);
+        }
+    /* u[h]: rows lo, lo + 2 (lo = 0, 1, 4, 5) of columns 0..3, u[h + 4] the
+     * same of columns 4..7 */
+    for (int h = 0; h < 4; h++) {
+        const int lo = (h & 1) + 4 * (h >> 1);
+        o[lo] = _mm512_shuffle_f64x2(u[h], u[h + 4], 0x44);
+        o[lo + 2] = _mm512_shuffle_f64x2(u[h], u[h + 4], 0xee);
+    }
+}
+#endif
+
+FG_INLINE __m512d FN(mn8_ld)(const T *p)
+{
+    if (sizeof(T) == 8) return _mm512_loadu_pd((const void *)p);
+    return _mm512_cvtps_pd(_mm256_loadu_ps((const void *)p));
+}
+FG_INLINE __m512d FN(mn8_ldm)(const T *p, __mmask8 m)
+{
+    if (sizeof(T) == 8) return _mm512_maskz_loadu_pd(m, (const void *)p);
+    return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, (const void *)p));
+}
+
+/* The 8 rows of a z tile at b + r sb bytes, r < 8, from two moving bases
+ * (b, b5 = b + 5 sb) and two strides (sb, s3 = 3 sb): every address is one
+ * x86 addressing mode, so the 8 rows (and the 8 prefetched) need 4 + 2
+ * registers instead of 16 pointers spilled to the stack. */
+#define FG_MN8_ROW(b, b5, sb, s3, r)                                               \
+    ((r) == 0 ? (b) : (r) == 1 ? (b) + (sb) : (r) == 2 ? (b) + 2 * (sb) :            \
+     (r) == 3 ? (b) + (s3) : (r) == 4 ? (b) + 4 * (sb) : (r) == 5 ? (b5) :           \
+     (r) == 6 ? (b) + 2 * (s3) : (b5) + 2 * (sb))
+
+/* zo[j * ldz + r] = x_r . ct[j * np ...], r < 8, j < MJ (ct padded with 0 to np),
+ * x_r = x0 + r ss; with PF, the rows at po bytes further are prefetched alongside,
+ * one line of each a step */
+FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT ct,
+                         ptrdiff_t np, const int MJ, double *FG_RESTRICT zo, ptrdiff_t ldz,
+                         const int PF, ptrdiff_t po)
+{
+    __m512d acc[3][8];
+    for (int j = 0; j < MJ; j++)
+        for (int r = 0; r < 8; r++) acc[j][r] = _mm512_setzero_pd();
+    const ptrdiff_t sb = ss * (ptrdiff_t)sizeof(T), s3 = 3 * sb;
+    const char *b = (const char *)x0, *b5 = b + 5 * sb;
+    const char *pb = b + po, *pb5 = b5 + po;
+    const ptrdiff_t nf = n & ~(ptrdiff_t)7;
+    const double *c0 = ct;
+    for (ptrdiff_t f = 0; f < nf; f += 8) {
+        __m512d c[3];
+        for (int j = 0; j < MJ; j++) c[j] = _mm512_load_pd(c0 + j * np);
+        for (int r = 0; r < 8; r++) {
+            __m512d x = FN(mn8_ld)((const T *)FG_MN8_ROW(b, b5, sb, s3, r));
+            FG_MN8_REG(x);
+            if (PF) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+            for (int j = 0; j < MJ; j++) acc[j][r] = _mm512_fmadd_pd(x, c[j], acc[j][r]);
+        }
+        c0 += 8;
+        b += 8 * sizeof(T);
+        b5 += 8 * sizeof(T);
+        pb += 8 * sizeof(T);
+        pb5 += 8 * sizeof(T);
+    }
+    if (nf < n) {
+        const __mmask8 m = (__mmask8)((1u << (n - nf)) - 1);
+        __m512d c[3];
+        for (int j = 0; j < MJ; j++) c[j] = _mm512_load_pd(c0 + j * np);
+        for (int r = 0; r < 8; r++) {
+            __m512d x = FN(mn8_ldm)((const T *)FG_MN8_ROW(b, b5, sb, s3, r), m);
+            FG_MN8_REG(x);
+            if (PF) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+            for (int j = 0; j < MJ; j++) acc[j][r] = _mm512_fmadd_pd(x, c[j], acc[j][r]);
+        }
+    }
+    for (int j = 0; j < MJ; j++) _mm512_storeu_pd(zo + j * ldz, fg_hsum8x8(acc[j]));
+}
+
+/* gt[j * np + f0 + 8 q ...] += sum_{r < nb} dt[j * ldd + r] x_r[f0 + 8 q ...], j < MJ,
+ * q < NF, x_r = x0 + r ss; the last vector's load masked by ml */
+FG_INLINE void FN(mn8_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, __mmask8 ml,
+                         const double *FG_RESTRICT dt, ptrdiff_t ldd, const int MJ,
+                         const int NF, double *FG_RESTRICT gt, ptrdiff_t np)
+{
+    __m512d acc[6][8];
+    for (int j = 0; j < MJ; j++)
+        for (int q = 0; q < NF; q++) acc[j][q] = _mm512_load_pd(gt + j * np + f0 + 8 * q);
+    const T *pr = x0 + f0;
+    for (ptrdiff_t r = 0; r < nb; r++, pr += ss) {
+        __m512d x[8];
+        for (int q = 0; q < NF - 1; q++) {
+            x[q] = FN(mn8_ld)(pr + 8 * q);
+            FG_MN8_REG(x[q]);
+        }
+        x[NF - 1] = FN(mn8_ldm)(pr + 8 * (NF - 1), ml);
+        FG_MN8_REG(x[NF - 1]);
+        for (int j = 0; j < MJ; j++) {
+            const __m512d dj = _mm512_set1_pd(dt[j * ldd + r]);
+            for (int q = 0; q < NF; q++) acc[j][q] = _mm512_fmadd_pd(x[q], dj, acc[j][q]);
+        }
+    }
+    for (int j = 0; j < MJ; j++)
+        for (int q = 0; q < NF; q++) _mm512_store_pd(gt + j * np + f0 + 8 * q, acc[j][q]);
+}
+
+/* xb[r * np + f] = xs[r + f * sc], r < nb (a multiple of 8), f < n: 8 x 8
+ * blocks transposed in registers (float32 through doubles, exactly); the same
+ * columns po bytes further prefetched, one line for each 8 x 8 block */
+FG_INLINE void FN(mn8_tr)(const T *xs, ptrdiff_t sc, ptrdiff_t n, ptrdiff_t nb, T *xb,
+                          ptrdiff_t np, ptrdiff_t po)
+{
+    const ptrdiff_t n8 = n & ~(ptrdiff_t)7;
+    for (ptrdiff_t f = 0; f < n8; f += 8) {
+        const T *c = xs + f * sc;
+        for (ptrdiff_t r = 0; r < nb; r += 8) {
+            __m512d a[8], o[8];
+            for (int q = 0; q < 8; q++) {
+                a[q] = FN(mn8_ld)(c + q * sc + r);
+                if (po) FG_PREFETCH_L2((const char *)(c + q * sc + r) + po);
+            }
+            fg_tr8x8(a, o);   /* a[q][l] = x(r + l, f + q) -> rows */
+            T *d = xb + r * np + f;
+            for (int l = 0; l < 8; l++) {
+                if (sizeof(T) == 8) _mm512_storeu_pd((void *)(d + l * np), o[l]);
+                else _mm256_storeu_ps((void *)(d + l * np), _mm512_cvtpd_ps(o[l]));  /* exact */
+            }
+        }
+    }
+    for (ptrdiff_t f = n8; f < n; f++)
+        for (ptrdiff_t r = 0; r < nb; r++) xb[r * np + f] = xs[r + f * sc];
+}
+
+/* zo[(8 v + l) * ldz + r] = x_r . cv[v][.][l], r, l < 8, v < V: z of 8 rows for V
+ * groups of 8 classes, a vector of 8 classes a row (x_r[f] broadcast, cv[v][f]
+ * the 8 classes' coef at feature f), 8 V accumulators; then an 8 x 8 transpose
+ * of each group instead of a transpose-and-add per class.  With PF, the rows
+ * po bytes further prefetched, one line of each row per 64 bytes of features. */
+FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT cv,
+                          const int V, double *FG_RESTRICT zo, ptrdiff_t ldz, const int PF,
+                          ptrdiff_t po)
+{
+    __m512d acc[3][8];
+    for (int v = 0; v < V; v++)
+        for (int r = 0; r < 8; r++) acc[v][r] = _mm512_setzero_pd();
+    const ptrdiff_t sb = ss * (ptrdiff_t)sizeof(T), s3 = 3 * sb;
+    const char *b = (const char *)x0, *b5 = b + 5 * sb;
+    const char *pb = b + po, *pb5 = b5 + po;
+    const ptrdiff_t vs = 8 * n;   /* doubles between two groups of cv */
+    const ptrdiff_t fl = (ptrdiff_t)(64 / sizeof(T));   /* features a cache line */
+    ptrdiff_t f = 0;
+#define FG_MN8_ZB_STEP()                                                                \
+    do {                                                                                \
+        __m512d c[3];                                                                   \
+        for (int v = 0; v < V; v++) c[v] = _mm512_load_pd(cv + v * vs + 8 * f);         \
+        for (int r = 0; r < 8; r++) {                                                   \
+            __m512d x = _mm512_set1_pd((double)*(const T *)FG_MN8_ROW(b, b5, sb, s3, r)); \
+            FG_MN8_REG(x);                                                              \
+            for (int v = 0; v < V; v++) acc[v][r] = _mm512_fmadd_pd(x, c[v], acc[v][r]); \
+        }                                                                               \
+        b += sizeof(T);                                                                 \
+        b5 += sizeof(T);                                                                \
+        f++;                                                                            \
+    } while (0)
+    if (PF) {
+        for (; f + fl <= n;) {
+            for (int r = 0; r < 8; r++) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+            pb += 64;
+            pb5 += 64;
+            for (int u = 0; u < (int)(64 / sizeof(T)); u++) FG_MN8_ZB_STEP();
+        }
+        if (f < n)
+            for (int r = 0; r < 8; r++) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+    }
+    for (; f < n;) FG_MN8_ZB_STEP();
+#undef FG_MN8_ZB_STEP
+    for (int v = 0; v < V; v++) {
+        __m512d o[8];
+        fg_tr8x8(acc[v], o);
+        for (int l = 0; l < 8; l++) _mm512_storeu_pd(zo + (8 * v + l) * ldz, o[l]);
+    }
+}
+
+/* z^T of 8 rows, all kk classes: tiles of 3 classes (then 2 or 1); the first
+ * tile prefetches (po != 0) */
+FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *ct,
+                          ptrdiff_t np, const double *cv, ptrdiff_t kk, double *zo,
+                          ptrdiff_t ldz, ptrdiff_t po)
+{
+    /* groups of 8 classes, 3 (then 2 or 1) at a time */
+    const ptrdiff_t ng = kk / 8;
+    ptrdiff_t v = 0;
+    for (; v < ng; v += 3) {
+        const int V = ng - v >= 3 ? 3 : (int)(ng - v);
+        const double *c = cv + v * 8 * n;
+        double *z = zo + 8 * v * ldz;
+        if (po) {
+            if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, 1, po);
+            else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, 1, po);
+            else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, 1, po);
+            po = 0;
+        } else {
+            if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, 0, 0);
+            else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, 0, 0);
+            else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, 0, 0);
+        }
+    }
+    /* the other classes: tiles of 3 (then 2 or 1) along the features */
+    ptrdiff_t j = 8 * ng;
+    if (po && j < kk) {
+        const int mj = kk - j >= 3 ? 3 : (int)(kk - j);
+        if (mj == 3) FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, 1, po);
+        else if (mj == 2) FN(mn8_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, 1, po);
+        else FN(mn8_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, 1, po);
+        j += mj;
+    }
+    for (; j + 3 <= kk; j += 3)
+        FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, 0, 0);
+    if (kk - j == 2) FN(mn8_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, 0, 0);
+    else if (kk - j == 1) FN(mn8_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, 0, 0);
+}
+
+/* one tile of MJ classes over vectors [q, q + nf) of features, nf <= NFMAX */
+#define FG_MN8_GT(MJ, NFMAX)                                                             \
+    do {                                                                                 \
+        const __mmask8 m_ = q + nf == nvec ? ml : (__mmask8)0xff;                        \
+        switch (nf) {                                                                    \
+        FG_MN8_GC(MJ, NFMAX, 8) FG_MN8_GC(MJ, NFMAX, 7) FG_MN8_GC(MJ, NFMAX, 6)          \
+        FG_MN8_GC(MJ, NFMAX, 5) FG_MN8_GC(MJ, NFMAX, 4) FG_MN8_GC(MJ, NFMAX, 3)          \
+        FG_MN8_GC(MJ, NFMAX, 2)                                                          \
+        default: FN(mn8_g)(x0, ss, nb, 8 * q, m_, dt + j * ldd, ldd, MJ, 1, gt + j * np, np); \
+        }                                                                                \
+    } while (0)
+#define FG_MN8_GC(MJ, NFMAX, NF)                                                         \
+    case NF:                                                                             \
+        if (NF <= NFMAX)                                                                 \
+            FN(mn8_g)(x0, ss, nb, 8 * q, m_, dt + j * ldd, ldd, MJ, NF <= NFMAX ? NF : 1, \
+                      gt + j * np, np);                                                  \
+        break;
+/* MJ classes over all nvec vectors: tiles of at most NFMAX vectors (MJ NFMAX
+ * accumulators <= 24), balanced (13 vectors at 4: 4 3 3 3, not 4 4 4 1) */
+#define FG_MN8_G(MJ, NFMAX)                                                              \
+    do {                                                                                 \
+        const ptrdiff_t nt = (nvec + NFMAX - 1) / NFMAX;                                 \
+        ptrdiff_t q = 0;                                                                 \
+        for (ptrdiff_t t = 0; t < nt; t++) {                                             \
+            const ptrdiff_t nf = (nvec * (t + 1)) / nt - (nvec * t) / nt;                \
+            FG_MN8_GT(MJ, NFMAX);                                                        \
+            q += nf;                                                                     \
+        }                                                                                \
+    } while (0)
+
+/* g^T += d^T X_b: tiles of 6 classes (then 5 to 1) x vectors of features */
+FG_INLINE void FN(mn8_gs)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t n,
+                          const double *dt, ptrdiff_t ldd, ptrdiff_t k, double *gt, ptrdiff_t np)
+{
+    const ptrdiff_t nvec = (n + 7) / 8;
+    const int tail = (int)(n - 8 * (nvec - 1));
+    const __mmask8 ml = (__mmask8)((1u << tail) - 1);
+    ptrdiff_t j = 0;
+    for (; j + 6 <= k; j += 6) FG_MN8_G(6, 4);
+    switch (k - j) {
+    case 5: FG_MN8_G(5, 4); break;
+    case 4: FG_MN8_G(4, 6); break;
+    case 3: FG_MN8_G(3, 8); break;
+    case 2: FG_MN8_G(2, 8); break;
+    case 1: FG_MN8_G(1, 8); break;
+    default: break;
+    }
+}
+#undef FG_MN8_G
+#undef FG_MN8_GT
+#undef FG_MN8_GC
+
+FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                            double *FG_RESTRICT g, double *work)
+{
+    const ptrdiff_t n = a->n, k = a->k, np = (n + 7) & ~(ptrdiff_t)7;
+    const int mode = fg_mode(a);
+    const ptrdiff_t kk = mode == FG_MODE_HESSP ? 2 * k : k;
+    ptrdiff_t B = a->block_rows & ~(ptrdiff_t)7;
+    B = B < 8 ? 8 : (B > FG_MN8_MAXB ? FG_MN8_MAXB : B);
+    const ptrdiff_t *rows = a->rows;
+    const ptrdiff_t sr = a->sr, sc = a->sc;
+    const T *X = (const T *)a->X;
+    /* work (fg_work_size): ct kk np | gt k np | zt kk B | dt k B | yt k B | w B | sc 5 B |
+     * ic kk | lab B | xb B np (T) */
+    double *ct = (double *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    double *gt = ct + kk * np, *zt = gt + k * np, *dt = zt + kk * B, *yt = dt + k * B;
+    double *wb = yt + k * B, *scr = wb + B, *ic = scr + 5 * B;
+    ptrdiff_t *lb = (ptrdiff_t *)(ic + ((kk + 7) & ~(ptrdiff_t)7));
+    T *xb = (T *)(lb + B);
+    /* cv[g][f][l]: coef of class 8 g + l at feature f, groups of 8 classes */
+    double *cv = (double *)(((uintptr_t)(xb + B * np) + 63) & ~(uintptr_t)63);
+    const T *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
+    for (ptrdiff_t j = 0; j < kk; j++) {
+        const T *src = j < k ? coef + j : v + (j - k);
+        for (ptrdiff_t f = 0; f < n; f++) ct[j * np + f] = (double)src[f * k];
+        for (ptrdiff_t f = n; f < np; f++) ct[j * np + f] = 0.0;
+        ic[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : (vicpt ? (double)vicpt[j - k] : 0.0);
+    }
+    for (ptrdiff_t j = 0; j < (kk & ~(ptrdiff_t)7); j++)
+        for (ptrdiff_t f = 0; f < n; f++) cv[(j / 8) * 8 * n + f * 8 + (j & 7)] = ct[j * np + f];
+    if (mode != FG_MODE_VALUE) memset(gt, 0, (size_t)(k * np) * sizeof(double));
+    const int need_y = mode != FG_MODE_HESSP && !a->lab;
+    /* rows read in place: contiguous, evenly strided; else copied to xb */
+    const int direct = sc == 1 && !rows;
+    double *gi = g + n * k;
+    double acc = 0.0;
+    for (ptrdiff_t i = r0; i < r1; i += B) {
+        const ptrdiff_t nb = r1 - i < B ? r1 - i : B, nv = (nb + 7) & ~(ptrdiff_t)7;
+        const T *x0;
+        ptrdiff_t ss;
+        if (direct && nb == nv) {
+            x0 = X + i * sr;
+            ss = sr;
+        } else {
+            /* gathered, strided, F-ordered (a transpose of the block) or the
+             * last rows of the chunk: copied, the rows past nb zero */
+            if (sr == 1 && !rows && nb == nv)
+                FN(mn8_tr)(X + i, sc, n, nb, xb, np,
+                           i + (FG_MN8_PFD + 1) * B <= r1 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0);
+            else
+                for (ptrdiff_t r = 0; r < nb; r++) {
+                    const T *src = X + (rows ? rows[i + r] : i + r) * sr;
+                    T *dst = xb + r * np;
+                    if (sc == 1) memcpy(dst, src, (size_t)n * sizeof(T));
+                    else for (ptrdiff_t f = 0; f < n; f++) dst[f] = src[f * sc];
+                }
+            if (nv > nb) memset(xb + nb * np, 0, (size_t)((nv - nb) * np) * sizeof(T));
+            x0 = xb;
+            ss = np;
+        }
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            const ptrdiff_t row = rows ? rows[i + (r < nb ? r : 0)] : i + (r < nb ? r : 0);
+            wb[r] = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
+            if (mode != FG_MODE_HESSP && a->lab) lb[r] = a->lab[row * a->ls];
+            if (need_y) {
+                const T *y = (const T *)a->y + row * a->ys0;
+                for (ptrdiff_t j = 0; j < k; j++) yt[j * B + r] = (double)y[j * a->ys1];
+            }
+        }
+        /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by the z tiles */
+        const ptrdiff_t po = direct && x0 != xb && i + (FG_MN8_PFD + 1) * B <= r1
+                                 ? FG_MN8_PFD * B * sr * (ptrdiff_t)sizeof(T) : 0;
+        for (ptrdiff_t r = 0; r < nv; r += 8)
+            FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, po);
+        if (mode == FG_MODE_HESSP)
+            pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
+        else if (mode == FG_MODE_VALUE)
+            acc += pw_multi_blk(1, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
+                                dt, scr);
+        else
+            acc += pw_multi_blk(0, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
+                                dt, scr);
+        if (mode == FG_MODE_VALUE) continue;
+        for (ptrdiff_t j = 0; j < k; j++) {
+            double s = 0.0;
+            for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
+            gi[j] += s;
+        }
+        FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np);
+    }
+    if (mode != FG_MODE_VALUE)
+        for (ptrdiff_t f = 0; f < n; f++)
+            for (ptrdiff_t j = 0; j < k; j++) g[f * k + j] += gt[j * np + f];
+    return acc;
+}
+#define FG_HAVE_MN8 1
 #endif
 
 /* the row path for one output (FG_PATH_ROWS, FG_PATH_ROWS_STREAM) */
@@ -1440,7 +1870,11 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
     if (r1 <= r0) return 0.0;
     switch (a->path) {
 #if FG_HAVE_VECEXT
+#ifdef FG_HAVE_MN8
+    case FG_PATH_MULTINOMIAL: return FN(rows_mn8)(a, r0, r1, g, work);
+#else
     case FG_PATH_MULTINOMIAL: return FN(rows_mn)(a, r0, r1, g, work);
+#endif
     case FG_PATH_COLS_SMALL: return FN(cols_small)(a, r0, r1, g, work);
     case FG_PATH_ROWS_VEC: return FN(rows_vec_any)(a, r0, r1, g, work);
 #else

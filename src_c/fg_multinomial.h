@@ -139,4 +139,122 @@ FG_INLINE double pw_multi_pad(int mode, ptrdiff_t k, ptrdiff_t kp,
     return w * l;
 }
 
+/*
+ * The step of pw_multi1 for nb rows at once, vectorised over the rows (the
+ * same operations, row by row, so the same results): logits z[j * ld + r]
+ * (j < k, r < nv = nb rounded up to 8; the rows past nb are copies of a row
+ * and are left out of the sum), to which the intercepts ic[j] are added here;
+ * in mode 2 t[j * ld + r] likewise with ict[j].  Targets: lab[r] (lab not
+ * NULL) or probabilities yt[j * ld + r].  w[r] the weights.  d[j * ld + r]:
+ *   mode 0: w (p_j - y_j); mode 1: untouched; mode 2: w p_j (t_j - p.t).
+ * sc: 5 ld doubles of scratch.  Returns sum_{r < nb} w_r l_r, summed in row
+ * order.
+ */
+FG_INLINE double pw_multi_blk(const int mode, ptrdiff_t k, ptrdiff_t nb, ptrdiff_t ld,
+                              double *FG_RESTRICT z, double *FG_RESTRICT t,
+                              const double *FG_RESTRICT ic, const double *FG_RESTRICT ict,
+                              const double *FG_RESTRICT yt, const ptrdiff_t *FG_RESTRICT lab,
+                              const double *FG_RESTRICT w, double *FG_RESTRICT d,
+                              double *FG_RESTRICT sc)
+{
+    const ptrdiff_t nv = (nb + 7) & ~(ptrdiff_t)7;
+    double *FG_RESTRICT mx = sc, *FG_RESTRICT s = sc + ld, *FG_RESTRICT l = sc + 2 * ld;
+    double *FG_RESTRICT u = sc + 3 * ld;
+    {
+        const double c0 = ic[0];
+#pragma omp simd
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            z[r] += c0;
+            mx[r] = z[r];
+            s[r] = 0.0;
+        }
+    }
+    for (ptrdiff_t j = 1; j < k; j++) {
+        double *FG_RESTRICT zj = z + j * ld;
+        const double cj = ic[j];
+#pragma omp simd
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            const double v = zj[r] + cj;
+            zj[r] = v;
+            mx[r] = v > mx[r] ? v : mx[r];
+        }
+    }
+    for (ptrdiff_t j = 0; j < k; j++) {
+        const double *FG_RESTRICT zj = z + j * ld;
+        double *FG_RESTRICT dj = d + j * ld;
+#pragma omp simd
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            const double e = fg_expneg(zj[r] - mx[r]);   /* NaN anywhere makes s NaN */
+            dj[r] = e;
+            s[r] += e;
+        }
+    }
+    if (mode == 2) {
+#pragma omp simd
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            s[r] = 1.0 / s[r];
+            u[r] = 0.0;
+        }
+        for (ptrdiff_t j = 0; j < k; j++) {
+            double *FG_RESTRICT tj = t + j * ld, *FG_RESTRICT dj = d + j * ld;
+            const double cj = ict[j];
+#pragma omp simd
+            for (ptrdiff_t r = 0; r < nv; r++) {
+                tj[r] += cj;
+                dj[r] *= s[r];
+                u[r] += dj[r] * tj[r];
+            }
+        }
+        for (ptrdiff_t j = 0; j < k; j++) {
+            const double *FG_RESTRICT tj = t + j * ld;
+            double *FG_RESTRICT dj = d + j * ld;
+#pragma omp simd
+            for (ptrdiff_t r = 0; r < nv; r++) dj[r] = w[r] * dj[r] * (tj[r] - u[r]);
+        }
+        return 0.0;
+    }
+#pragma omp simd
+    for (ptrdiff_t r = 0; r < nv; r++) {
+        l[r] = fg_log_ge1(s[r]);
+        s[r] = 1.0 / s[r];
+    }
+    if (lab) {
+        for (ptrdiff_t r = 0; r < nb; r++) l[r] += mx[r] - z[lab[r] * ld + r];
+        if (mode == 0)
+            for (ptrdiff_t j = 0; j < k; j++) {
+                double *FG_RESTRICT dj = d + j * ld;
+#pragma omp simd
+                for (ptrdiff_t r = 0; r < nv; r++)
+                    dj[r] = w[r] * (dj[r] * s[r] - (lab[r] == j ? 1.0 : 0.0));
+            }
+    } else {
+        double *FG_RESTRICT sy = u, *FG_RESTRICT ay = sc + 4 * ld;
+#pragma omp simd
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            sy[r] = 0.0;
+            ay[r] = 0.0;
+        }
+        for (ptrdiff_t j = 0; j < k; j++) {
+            const double *FG_RESTRICT yj = yt + j * ld, *FG_RESTRICT zj = z + j * ld;
+#pragma omp simd
+            for (ptrdiff_t r = 0; r < nv; r++) {
+                sy[r] += yj[r];
+                ay[r] += yj[r] * (mx[r] - zj[r]);
+            }
+        }
+#pragma omp simd
+        for (ptrdiff_t r = 0; r < nv; r++) l[r] += ay[r] + mx[r] * (1.0 - sy[r]);
+        if (mode == 0)
+            for (ptrdiff_t j = 0; j < k; j++) {
+                double *FG_RESTRICT dj = d + j * ld;
+                const double *FG_RESTRICT yj = yt + j * ld;
+#pragma omp simd
+                for (ptrdiff_t r = 0; r < nv; r++) dj[r] = w[r] * (dj[r] * s[r] - yj[r]);
+            }
+    }
+    double acc = 0.0;
+    for (ptrdiff_t r = 0; r < nb; r++) acc += w[r] * l[r];
+    return acc;
+}
+
 #endif
