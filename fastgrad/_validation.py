@@ -183,11 +183,9 @@ def _native_y_in_unit(y):
     caller then checks with NumPy and builds the message)."""
     if y.dtype not in (np.float64, np.float32):
         return False
-    try:
-        from . import _native
-    except ImportError:
-        return False
-    return _native.y_in_unit(y)
+    from . import _backends             # the core as the backends found it (or None)
+    nat = _backends._native
+    return nat is not None and nat.y_in_unit(y)
 
 
 def check_y(y, m, loss, dtype, rows=None, power=None):
