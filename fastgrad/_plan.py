@@ -209,11 +209,6 @@ CHECK_BYTES = 1 << 27
 #: time: K = 10 16 rows 60.6 ms, 32 rows 61.2, 64 rows 61.4, 128 rows 64.2;
 #: K = 32 142.7, 134.4, 137.7, 141.2; K = 3 36.3, 35.1, 36.1, 40.3 ms
 MN_BLOCK_BYTES = L1D // 2
-#: F-ordered X: the block is transposed into a buffer of rows; at least this
-#: many bytes of each column a block, so each column's segment is 8 cache lines
-#: (shorter segments starve the prefetcher: K = 10, 16 rows 84.9 ms, 32 rows
-#: 74.1, 64 rows 67.3, 128 rows 66.6).  Not a cache size.
-MN_F_SEGMENT = 512
 #: the capacity of rows_mn8's block buffers (FG_MN8_MAXB)
 MN_MAX_BLOCK_ROWS = 256
 
@@ -263,7 +258,7 @@ LINE_BYTES = 64
 #: column is this many bytes, 8 cache lines (64 rows of float64, 128 of
 #: float32).  The next panel is prefetched by software while the current one
 #: is swept twice (its first half during the z sweep, its second during the g
-#: sweep: COL_PREFETCH below), so the panel no longer needs segments long
+#: sweep) when the chunk comes from memory (STREAM_BYTES, as the row paths), so the panel no longer needs segments long
 #: enough for the hardware prefetcher to pick each column up (the reason the
 #: panels were 256 to 2048 rows before), and short panels are read again from
 #: L1/L2 rather than L2/L3.  Side by side in one process, 1 thread, Xeon
@@ -275,10 +270,11 @@ LINE_BYTES = 64
 #: 2.2-2.3 for the others (tools/layout_floor.py: 1.73 for any blocked
 #: order there).
 COL_SEGMENT_BYTES = 8 * LINE_BYTES
-#: prefetch the next panel (FG_STREAM_PREFETCH on the column path) when the
-#: chunk comes from memory, as the row paths do (STREAM_BYTES); with the
-#: 2048-row panels and no prefetch, 500,000 x 100 float64 ran 1.49-1.80x a read
-COL_PREFETCH = True
+#: the multinomial tiles on F-ordered X: the block is transposed into a buffer
+#: of rows; at least the column path's segment of each column a block (shorter
+#: segments starve the prefetcher: K = 10, 16 rows 84.9 ms, 32 rows 74.1, 64
+#: rows 67.3, 128 rows 66.6)
+MN_F_SEGMENT = COL_SEGMENT_BYTES
 #: the panel's z, t, d (k doubles a row each) stay within a quarter of L2
 #: (256 KiB on a 1 MiB L2) so the pointwise step runs from L2
 COL_WORK_BYTES = L2 // 4
@@ -453,6 +449,10 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
     where = f"{_LAYOUT_WORDS[layout]} {dt} X of {n} features"
     stream = 0
     block_cols = None
+    # the rows per chunk (the column panel's multiple, whatever the layout) and
+    # the bytes of X of the first chunk: from STREAM_BYTES on it comes from memory
+    per, nchunks = _chunks(nrows, rowbytes, col_block(n, k, itemsize))
+    first = min(per, nrows) * rowbytes
     if loss == Loss.MULTINOMIAL and vec:
         path = Path.MULTINOMIAL
         if _isa() == "avx512":
@@ -471,8 +471,7 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
     elif layout == "F":
         if vec and n <= COLS_SMALL_MAX_N and k == 1 and not rows:
             path, block_rows = Path.COLS_SMALL, row_block(rowbytes)
-            per, _ = _chunks(nrows, rowbytes, col_block(n, k, itemsize))
-            if min(per, nrows) * rowbytes >= STREAM_BYTES:
+            if first >= STREAM_BYTES:
                 stream = STREAM_PREFETCH | ((PAGE_BYTES // itemsize) << STREAM_AHEAD_SHIFT)
             why = (f"{where} (at most {COLS_SMALL_MAX_N}), one output: blocks of rows, "
                    f"4 rows of a column per vector, the gradient in registers"
@@ -483,8 +482,7 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             path, block_rows = Path.COLS, col_block(n, k, itemsize)
             narrow = rows or (itemsize == 4 and mode == Mode.HESSP and loss != Loss.SQUARED)
             block_cols = COL_SWEEP_NARROW if narrow else COL_SWEEP
-            first = min(nrows, _chunks(nrows, rowbytes, 1)[0]) * rowbytes
-            if COL_PREFETCH and not rows and first >= STREAM_BYTES:
+            if not rows and first >= STREAM_BYTES:
                 stream = STREAM_PREFETCH
             why = (f"{where}: column panels of {block_rows} rows ({_mb(COL_SEGMENT_BYTES)} "
                    f"of each column, z within L2/4 = {_mb(COL_WORK_BYTES)}), swept "
@@ -496,8 +494,6 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
         why = f"{where}, {k} outputs: one row at a time, all outputs per row"
     else:
         block_rows = row_block(rowbytes)
-        per, _ = _chunks(nrows, rowbytes, col_block(n, k, itemsize))
-        first = min(per, nrows) * rowbytes
         if vec and sc == 1 and n in ROWS_VEC_N:
             path = Path.ROWS_VEC
             stream = STREAM_PREFETCH if (layout == "C" and not rows
@@ -541,7 +537,6 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                          f"chunks under L2/4 = {_mb(STREAM_BYTES)} are likely in cache")
                 why = (f"{where}: blocks of {block_rows} rows (L1d/2 = "
                        f"{_mb(ROW_BLOCK_BYTES)}), 4 rows a step; {cause}")
-    per, nchunks = _chunks(nrows, rowbytes, col_block(n, k, itemsize))
     nt = _threads(n_threads, nchunks)
     par = n * k + k >= PAR_REDUCE
     why += (_chunk_words(nchunks, per, nrows, nt)
