@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -232,3 +233,42 @@ def test_asv_finds_only_the_benchmarks_each_file_defines():
                     assert getattr(obj, "__module__", None) == mod.__name__, (name, attr)
     finally:
         sys.path.remove(repo)
+
+
+@pytest.mark.skipif(timing._others_running() is None, reason="needs /proc/self/task (Linux)")
+def test_settle_waits_while_another_thread_runs_and_not_after():
+    # a thread that runs without the GIL (NumPy's sort releases it) is seen as
+    # running; settle() waits for it up to its timeout, and returns at once
+    # when the other threads sleep
+    import threading
+    big = np.random.default_rng(0).standard_normal(2_000_000)
+    stop = threading.Event()
+    seen = []
+
+    def busy():
+        while not stop.is_set():
+            np.sort(big)
+
+    t = threading.Thread(target=busy)
+    t.start()
+    try:
+        for _ in range(2000):
+            seen.append(timing._others_running())
+            if seen[-1]:
+                break
+            time.sleep(0.001)
+        waited = timing.settle(timeout=0.05)
+    finally:
+        stop.set()
+        t.join()
+    assert max(seen) >= 1
+    assert waited >= 0.05
+    assert timing.settle(timeout=5.0) < 5.0
+
+
+def test_round_robin_settled_runs_every_call():
+    calls = []
+    t = timing.time_round_robin({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")},
+                                repeat=2, min_time=0, warmup=False, settled=True)
+    assert sorted(calls) == ["a", "a", "b", "b"]
+    assert all(len(v["samples"]) == 2 for v in t.values())

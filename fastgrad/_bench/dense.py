@@ -106,7 +106,9 @@ def run_case(case, data, n_threads, repeat, backend, peers):
         fns["peer:" + peer.name] = fn
     del results
 
-    timings = time_round_robin(fns, repeat)
+    # with several threads each sample waits for the other pools (BLAS, OpenMP) to
+    # stop spinning, else a call shares its cores with the last one's spinners
+    timings = time_round_robin(fns, repeat, settled=n_threads > 1)
     tol = TOL[case.dtype]
     t_fg = timings["fastgrad"]["median"]
     out = dict(case.as_dict())

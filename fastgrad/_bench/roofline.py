@@ -128,8 +128,8 @@ def _fmt_bytes(b):
     return f"{b} B"
 
 
-def _median_time(fn, repeat, min_time):
-    return time_round_robin({"f": fn}, repeat, min_time)["f"]["median"]
+def _median_time(fn, repeat, min_time, settled=False):
+    return time_round_robin({"f": fn}, repeat, min_time, settled=settled)["f"]["median"]
 
 
 class Yardstick:
@@ -181,8 +181,10 @@ class Yardstick:
         return r
 
 
-def _medians(fns, repeat, min_time):
-    res = time_round_robin(fns, repeat, min_time)
+def _medians(fns, repeat, min_time, settled=False):
+    """Medians of fns timed round-robin; settled (for more than one thread): each
+    sample once the other pools have gone idle (timing.settle)."""
+    res = time_round_robin(fns, repeat, min_time, settled=settled)
     return {k: v["median"] for k, v in res.items()}
 
 
@@ -197,7 +199,7 @@ def machine_rates(threads=1, repeat=5, stick=None):
         for f in fns.values():
             f()
         with threadpool_limits(threads):
-            return stick.rates(_medians(fns, repeat, RATE_SAMPLE_TIME))
+            return stick.rates(_medians(fns, repeat, RATE_SAMPLE_TIME, threads > 1))
     finally:
         if own:
             stick.close()
@@ -270,10 +272,10 @@ def measure_case(case, rates, threads=1, repeat=7, data=None):
         fns = {"call": fn, **rates.fns((case.dtype,))}
         for f in fns.values():
             f()
-        med = _medians(fns, repeat, 0.02)
+        med = _medians(fns, repeat, 0.02, threads > 1)
         t, rates = med["call"], rates.rates(med)
     else:
-        t = _median_time(fn, repeat, 0.02)
+        t = _median_time(fn, repeat, 0.02, threads > 1)
     t_read = case.nbytes / rates["read"]
     t_fma = case.fmas / rates[f"fma_{case.dtype}"]
     roof = max(t_read, t_fma)
