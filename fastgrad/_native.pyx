@@ -76,7 +76,8 @@ cdef extern from "fastgrad_kernels.h" nogil:
                         double *g, double *work) noexcept
     double fg_chunk_f32(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
                         double *g, double *work) noexcept
-    int fg_y_in_unit(const fg_args *a, int f32, Py_ssize_t nrows) noexcept
+    int fg_y_in_range(const fg_args *a, int f32, Py_ssize_t nrows, double lo,
+                      double hi) noexcept
     const char *fg_simd_paths() noexcept
     const char *fg_simd_selected() noexcept
     double fg_log1pexp(double z) noexcept
@@ -217,21 +218,22 @@ def _select_isa_from_env():
 _select_isa_from_env()
 
 
-def y_in_unit(cnp.ndarray y):
+def y_in_range(cnp.ndarray y, double lo, double hi):
     """Every value of a 1-D float64 or float32 y (any stride that is a multiple
-    of its itemsize) in [0, 1], NaN not: the logistic range check of a call that
-    takes several chunks (_validation.check_y), one vectorised pass over y
-    (fg_y_in_unit) where NumPy's min and max took two."""
+    of its itemsize) in [lo, hi], NaN not: the range check of the logistic and
+    log-link losses for a call the lean entry does not take
+    (_validation.check_y), one vectorised pass over y (fg_y_in_range) where
+    NumPy's min and max took two."""
     cdef fg_args a
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(y)
     if cnp.PyArray_NDIM(y) != 1 or cnp.PyArray_TYPE(y) not in (cnp.NPY_FLOAT64, cnp.NPY_FLOAT32) \
             or cnp.PyArray_STRIDE(y, 0) % isz:
-        raise ValueError("y_in_unit: a 1-D float64 or float32 array")
+        raise ValueError("y_in_range: a 1-D float64 or float32 array")
     a.y = cnp.PyArray_DATA(y)
     a.ys0 = cnp.PyArray_STRIDE(y, 0) // isz
     a.ys1 = 0
     a.rows = NULL
-    return fg_y_in_unit(&a, isz == 4, cnp.PyArray_DIM(y, 0)) != 0
+    return fg_y_in_range(&a, isz == 4, cnp.PyArray_DIM(y, 0), lo, hi) != 0
 
 
 def log1pexp(double z):
@@ -745,9 +747,10 @@ cdef bint _plain_out(object out, int nd, const cnp.npy_intp *dims, object descr,
     return _apart(o, a) and _apart(o, b) and _apart(o, c) and _apart(o, d)
 
 
-cdef bint _y_in_unit(const fg_args *a, bint f32, Py_ssize_t nrows) noexcept:
-    """Every y the call uses in [0, 1] (NaN is not): the logistic range check."""
-    return fg_y_in_unit(a, f32, nrows) != 0
+#: the values of y the lean entry takes for each loss code (the API's domains;
+#: NaN, which the general path lets through, sends a call there): logistic
+#: [0, 1], poisson [0, inf], gamma (0, inf] as [smallest subnormal, inf]
+_Y_RANGES = {1: (0.0, 1.0), 3: (0.0, float("inf")), 4: (5e-324, float("inf"))}
 
 
 cdef object _check_n_threads = None       # _validation.check_n_threads (imported lazily:
@@ -757,7 +760,8 @@ cdef object _check_n_threads = None       # _validation.check_n_threads (importe
 cdef struct LeanCall:
     int nd                  # coef's dimensions: 1 ((n + fi,)) or 2 ((n + fi, k))
     bint fi, mean           # fit_intercept, reduction == "mean"
-    bint y_range            # a logistic y not checked yet: its range is, per call
+    bint y_range            # a y not checked yet: its range [y_lo, y_hi] is, per call
+    double y_lo, y_hi
     double l2, denom        # denom: of a call on every row (mean: m or sum(w); sum: 1)
 
 
@@ -773,7 +777,7 @@ cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
     fill more than one chunk and n_threads is 0 (not resolved: the count matters
     then; else n_threads is _validation.check_n_threads's); X has no rows or no
     columns; or, with p.y_range, a y the call
-    uses lies outside [0, 1] (NaN too).
+    uses lies outside [p.y_lo, p.y_hi] (NaN too).
     a: fg_args with the fields of X, y, w, k, the loss and power set (_set_data;
     the call's fields are set here).  plans: the plans of the calls on every
     row, value_and_grad and value, or NULL (looked up in the cache)."""
@@ -815,7 +819,7 @@ cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
     if n_threads < 1:
         n_threads = 1                       # one chunk: any count runs the same
     _apply(a, pp)
-    if p.y_range and not _y_in_unit(a, f32, nrows):
+    if p.y_range and not fg_y_in_range(a, f32, nrows, p.y_lo, p.y_hi):
         return None
     if not want_grad:
         return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, None)
@@ -836,7 +840,8 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
 
     Taken when: X and y plain float arrays of the same dtype (X any
     element-aligned strides, y 1-D with y.shape[0] == X.shape[0]), loss exactly
-    "squared" or "logistic" (y in [0, 1]), reduction "mean" or "sum", backend
+    "squared", "logistic" (y in [0, 1]), "poisson" (y >= 0) or
+    "gamma" (y > 0), reduction "mean" or "sum", backend
     "auto" or "native", fit_intercept True or False, l2 a float in [0, inf), and
     coef, rows, out and the chunk count as _lean_pass takes them.  n_threads
     other than None goes to _validation.check_n_threads once loss, reduction,
@@ -862,6 +867,10 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
         lcode = 0
     elif loss == "logistic":
         lcode = 1
+    elif loss == "poisson":
+        lcode = 3
+    elif loss == "gamma":
+        lcode = 4
     else:
         return None
     cdef bint mean = reduction == "mean"
@@ -898,7 +907,9 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
     p.nd = 1
     p.fi = fi
     p.mean = mean
-    p.y_range = lcode == 1
+    p.y_range = lcode != 0
+    if p.y_range:
+        p.y_lo, p.y_hi = _Y_RANGES[lcode]
     p.l2 = l2v
     p.denom = <double>m if mean else 1.0
     return _lean_pass(&a, NULL, &p, Xa, ya, None, coef, rows, out, True, 0)

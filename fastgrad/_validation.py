@@ -177,15 +177,15 @@ def as_dtype(a, dtype, name, contiguous=False):
     return arr
 
 
-def _native_y_in_unit(y):
+def _native_y_in(y, lo, hi):
     """True when the compiled core says every value of the 1-D float y is in
-    [0, 1] (NaN is not); False when it does not, or there is no core (the
+    [lo, hi] (NaN is not); False when it does not, or there is no core (the
     caller then checks with NumPy and builds the message)."""
-    if y.dtype not in (np.float64, np.float32):
+    if y.ndim != 1 or y.dtype not in (np.float64, np.float32):
         return False
     from . import _backends             # the core as the backends found it (or None)
     nat = _backends._native
-    return nat is not None and nat.y_in_unit(y)
+    return nat is not None and nat.y_in_range(y, lo, hi)
 
 
 def check_y(y, m, loss, dtype, rows=None, power=None):
@@ -208,7 +208,7 @@ def check_y(y, m, loss, dtype, rows=None, power=None):
         ya = np.ascontiguousarray(ya)
     used = ya if rows is None else ya[rows]
     if loss == "logistic" and used.size:
-        if used.ndim == 1 and _native_y_in_unit(used):
+        if _native_y_in(used, 0.0, 1.0):
             return ya                   # one pass in C (min and max: two)
         lo, hi = used.min(), used.max()
         # NaN makes min/max NaN (and propagates as documented); the range check
@@ -220,6 +220,10 @@ def check_y(y, m, loss, dtype, rows=None, power=None):
                 raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
                                  f"(min {np.nanmin(used)!r}, max {np.nanmax(used)!r})")
     elif loss in LOG_LINK:
+        dom = y_domain(loss, power)
+        # one pass in C where y is in the domain (> 0: from the smallest subnormal)
+        if dom is not None and _native_y_in(used, 5e-324 if dom[0] else 0.0, np.inf):
+            return ya
         found = first_outside_domain(used, loss, power)
         if found is not None:
             idx, msg = found

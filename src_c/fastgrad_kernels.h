@@ -90,8 +90,8 @@ double fg_chunk_f32(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                     double *g, double *work);
 
 /* 1 when every y of rows [0, nrows) (a->rows[0 .. nrows) when given) lies in
- * [0, 1], else 0 (NaN counts as outside); f32: y is float, else double. */
-int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows);
+ * [lo, hi], else 0 (NaN counts as outside); f32: y is float, else double. */
+int fg_y_in_range(const fg_args *a, int f32, ptrdiff_t nrows, double lo, double hi);
 
 /* 1 when the paths written with vector extensions (rows_vec, cols_small,
  * multinomial) are compiled in (GCC or Clang), else 0. */

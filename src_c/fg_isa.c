@@ -12,7 +12,7 @@
 typedef struct {
     double (*chunk_f64)(const fg_args *, ptrdiff_t, ptrdiff_t, double *, double *);
     double (*chunk_f32)(const fg_args *, ptrdiff_t, ptrdiff_t, double *, double *);
-    int (*y_in_unit)(const fg_args *, int, ptrdiff_t);
+    int (*y_in_range)(const fg_args *, int, ptrdiff_t, double, double);
     double (*csr_f64_i32)(const fg_csr_args *, ptrdiff_t, ptrdiff_t, double *, double *,
                           ptrdiff_t *);
     double (*csr_f64_i64)(const fg_csr_args *, ptrdiff_t, ptrdiff_t, double *, double *,
@@ -24,7 +24,7 @@ typedef struct {
 } fg_isa_table;
 
 #define FG_ISA_ROW(S)                                                                     \
-    {fg_chunk_f64##S, fg_chunk_f32##S, fg_y_in_unit##S, fg_csr_chunk_f64_i32##S,          \
+    {fg_chunk_f64##S, fg_chunk_f32##S, fg_y_in_range##S, fg_csr_chunk_f64_i32##S,          \
      fg_csr_chunk_f64_i64##S, fg_csr_chunk_f32_i32##S, fg_csr_chunk_f32_i64##S}
 
 /* indexed by FG_ISA_*; a clone that is not compiled in is the baseline's row
@@ -126,9 +126,9 @@ double fg_chunk_f32(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
 {
     return fg_isa_t->chunk_f32(a, r0, r1, g, work);
 }
-int fg_y_in_unit(const fg_args *a, int f32, ptrdiff_t nrows)
+int fg_y_in_range(const fg_args *a, int f32, ptrdiff_t nrows, double lo, double hi)
 {
-    return fg_isa_t->y_in_unit(a, f32, nrows);
+    return fg_isa_t->y_in_range(a, f32, nrows, lo, hi);
 }
 double fg_csr_chunk_f64_i32(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g,
                             double *work, ptrdiff_t *bad)

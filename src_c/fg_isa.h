@@ -57,7 +57,7 @@ int fg_isa_selected(void);
                            double *work);                                                  \
     double fg_chunk_f32##S(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g,        \
                            double *work);                                                  \
-    int fg_y_in_unit##S(const fg_args *a, int f32, ptrdiff_t nrows);                       \
+    int fg_y_in_range##S(const fg_args *a, int f32, ptrdiff_t nrows, double lo, double hi); \
     double fg_csr_chunk_f64_i32##S(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1,       \
                                    double *g, double *work, ptrdiff_t *bad);               \
     double fg_csr_chunk_f64_i64##S(const fg_csr_args *a, ptrdiff_t r0, ptrdiff_t r1,       \

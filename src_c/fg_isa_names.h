@@ -15,7 +15,7 @@
 #define FG_ISA_NAME(x) FG_ISA_CAT(x, FG_ISA_SUFFIX)
 #define fg_chunk_f64 FG_ISA_NAME(fg_chunk_f64)
 #define fg_chunk_f32 FG_ISA_NAME(fg_chunk_f32)
-#define fg_y_in_unit FG_ISA_NAME(fg_y_in_unit)
+#define fg_y_in_range FG_ISA_NAME(fg_y_in_range)
 #define fg_csr_chunk_f64_i32 FG_ISA_NAME(fg_csr_chunk_f64_i32)
 #define fg_csr_chunk_f64_i64 FG_ISA_NAME(fg_csr_chunk_f64_i64)
 #define fg_csr_chunk_f32_i32 FG_ISA_NAME(fg_csr_chunk_f32_i32)

@@ -497,20 +497,24 @@ def test_logistic_y_range_checked_despite_nan_objective_unchecked(backend):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("bad", [None, -1e-300, 1.0000001, np.nan, np.inf])
+@pytest.mark.parametrize("bad", [None, -1e-300, 0.0, 1e-45, 1.0000001, np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("step", [1, 3, -2])
-def test_native_y_in_unit_matches_numpy(dtype, bad, step):
-    """The compiled range check (check_y's one pass) against NumPy's, at any
-    stride, with one value outside (NaN counts as outside) anywhere."""
+@pytest.mark.parametrize("lo, hi", [(0.0, 1.0), (0.0, np.inf), (5e-324, np.inf)],
+                         ids=["logistic", "poisson", "gamma"])
+def test_native_y_in_range_matches_numpy(dtype, bad, step, lo, hi):
+    """The compiled range check (check_y's and the lean entry's one pass) against
+    NumPy's, at any stride, with one value anywhere at or beyond the ends (NaN
+    counts as outside)."""
     native = pytest.importorskip("fastgrad._native")
     rng = np.random.default_rng(3)
-    y = rng.random(5000).astype(dtype)
+    y = (rng.random(5000) + 0.01).astype(dtype)
     for pos in (0, 1234, 4999):
         z = y.copy()
         if bad is not None:
             z[pos] = bad
         v = z[::step]
-        assert native.y_in_unit(v) == bool(((v >= 0) & (v <= 1)).all())
+        v64 = v.astype(np.float64)      # (NumPy would round lo to float32: 0)
+        assert native.y_in_range(v, lo, hi) == bool(((v64 >= lo) & (v64 <= hi)).all())
 
 
 def test_logistic_range_error_on_a_large_y():

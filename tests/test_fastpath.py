@@ -62,7 +62,7 @@ def _same(a, b):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 @pytest.mark.parametrize("layout", ["C", "F", "strided", "negstride"])
-@pytest.mark.parametrize("loss", ["squared", "logistic"])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "poisson", "gamma"])
 @pytest.mark.parametrize("fit_intercept", [False, True])
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("with_rows", [False, True])
@@ -242,6 +242,43 @@ def test_logistic_y_range_check_of_the_lean_entry(dtype, y_layout, bad, at):
     assert_unchanged((X, y01, coef), copies)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("loss, bads", [("poisson", [-1e-30, -np.inf]),
+                                        ("gamma", [0.0, -0.0, -2.0, -np.inf])])
+@pytest.mark.parametrize("at", [0, 1024, 2999])
+def test_log_link_y_domain_check_of_the_lean_entry(dtype, loss, bads, at):
+    """The log-link losses' y domain (>= 0, > 0) in the lean entry's one pass: a
+    y outside it anywhere is declined, and the general path raises naming the
+    loss and the index; a NaN is declined and propagates (the general path's
+    rule); rows that skip the bad y are taken, and agree with the same call on a
+    copy of those rows."""
+    m = 3000
+    X, y, coef, _ = make_problem(m, 5, loss=loss, dtype=dtype, seed=8)
+    rows = np.r_[np.arange(at), np.arange(at + 1, m)][::-1].copy()
+    b = fastgrad.value_and_grad(X[rows], np.ascontiguousarray(y[rows]), coef, loss=loss)
+    for bad in bads + [np.nan]:
+        yb = y.copy()
+        yb[at] = bad
+        copies = snapshot(X, yb, coef)
+        assert _common(X, yb, coef, loss=loss) is None
+        if np.isnan(bad):
+            L, g = fastgrad.value_and_grad(X, yb, coef, loss=loss)
+            assert np.isnan(L) and np.isnan(g).all()
+        else:
+            with pytest.raises(ValueError, match=rf"{loss}.*y\[{at}\]"):
+                fastgrad.value_and_grad(X, yb, coef, loss=loss)
+        a = _common(X, yb, coef, rows=rows, loss=loss)
+        assert a is not None
+        np.testing.assert_allclose(a[0], b[0], rtol=rtol_for(dtype))
+        np.testing.assert_allclose(a[1], b[1], rtol=rtol_for(dtype), atol=1e-6)
+        assert _common(X, yb, coef, rows=np.array([at, 0]), loss=loss) is None
+        assert_unchanged((X, yb, coef), copies)
+    # the smallest positive y is in gamma's domain, in either dtype
+    yb = y.copy()
+    yb[at] = np.finfo(dtype).smallest_subnormal
+    assert _common(X, yb, coef, loss=loss) is not None
+
+
 @pytest.mark.parametrize("kw, exc, match", [
     (dict(loss="bogus"), ValueError, "loss="),
     (dict(reduction="avg"), ValueError, "reduction="),
@@ -259,10 +296,12 @@ def test_logistic_y_range_check_of_the_lean_entry(dtype, y_layout, bad, at):
     (dict(rows=np.array([0.0, 1.0])), TypeError, "integer"),
     (dict(rows=np.array([], dtype=np.intp)), ValueError, "positive total"),
     (dict(loss="logistic"), ValueError, r"\[0, 1\]"),
+    (dict(loss="poisson"), ValueError, r"y must be >= 0 for loss='poisson'; y\[\d+\]"),
+    (dict(loss="gamma"), ValueError, r"y must be > 0 for loss='gamma'; y\[\d+\]"),
 ])
 def test_errors_of_calls_the_lean_entry_declines(kw, exc, match):
     X, y, coef, _ = make_problem(M, N, seed=4)
-    y = y * 3.0                          # outside [0, 1]: only the logistic case cares
+    y = y * 3.0           # outside [0, 1], some < 0: only the logistic and log-link cases care
     copies = snapshot(X, y, coef)
     for f in (fastgrad.value_and_grad, fastgrad.grad):
         with pytest.raises(exc, match=match):

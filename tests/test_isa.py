@@ -301,13 +301,14 @@ def test_clone_matches_numpy_csr(clone, dtype, loss, index_dtype):
         _close(g, g0, dtype)
 
 
-def test_clone_logistic_y_range_check(clone):
-    """The logistic y check (fg_y_in_unit) runs in the clone too."""
-    X, y, coef, _ = make_problem(2000, 4, loss="logistic")
+@pytest.mark.parametrize("loss, bad", [("logistic", 1.5), ("poisson", -0.5), ("gamma", 0.0)])
+def test_clone_y_range_check(clone, loss, bad):
+    """The y check of the lean entry (fg_y_in_range) runs in the clone too."""
+    X, y, coef, _ = make_problem(2000, 4, loss=loss)
     y = y.copy()
-    y[1777] = 1.5
-    with pytest.raises(ValueError, match="y"):
-        fastgrad.value_and_grad(X, y, coef, loss="logistic", backend="native")
+    y[1777] = bad
+    with pytest.raises(ValueError, match=r"y\b.*" + loss + r"[\s\S]*1777|y must lie"):
+        fastgrad.value_and_grad(X, y, coef, loss=loss, backend="native")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
