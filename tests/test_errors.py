@@ -529,3 +529,63 @@ def test_logistic_range_error_on_a_large_y():
     y[m - 5] = np.nan
     L, _ = fastgrad.value_and_grad(X, y, np.zeros(2), loss="logistic")
     assert np.isnan(L)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("loss, bad", [("logistic", 1.5), ("poisson", -1.0), ("gamma", 0.0),
+                                       ("tweedie", -2.0)])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_y_checked_chunk_by_chunk(dtype, order, loss, bad, n_threads):
+    """A call of many chunks checks y inside the pass, a chunk at a time: the same
+    error as the one-pass check, naming the value (and, log link, its index), from
+    a bad y in the last chunk or the first; the inputs and out untouched; a NaN
+    y propagates; and rows that skip the bad y give the call on a copy of those
+    rows.  The results of valid calls equal the NumPy backend's."""
+    m, n = 200_000, 8
+    power = 1.5 if loss == "tweedie" else None
+    X, y, coef, _ = make_problem(m, n, loss=loss, dtype=dtype, seed=12, power=power)
+    X = np.asfortranarray(X) if order == "F" else X
+    kw = dict(loss=loss, n_threads=n_threads, power=power)
+    assert "chunks of" in fastgrad.explain(X, y, coef, **kw)["reason"]   # several
+    L, g = fastgrad.value_and_grad(X, y, coef, **kw)
+    Ln, gn = fastgrad.value_and_grad(X, y, coef, backend="numpy", **kw)
+    np.testing.assert_allclose(L, Ln, rtol=rtol_for(dtype))
+    np.testing.assert_allclose(g, gn, rtol=rtol_for(dtype), atol=1e-6)
+    match = r"\[0, 1\]" if loss == "logistic" else rf"{loss}.*y\[{{at}}\]"
+    for at in (m - 3, 0):
+        yb = y.copy()
+        yb[at] = bad
+        out = np.full(n, -7.0, dtype=dtype)
+        copies = snapshot(X, yb, coef, out)
+        with pytest.raises(ValueError, match=match.format(at=at)):
+            fastgrad.value_and_grad(X, yb, coef, out=out, **kw)
+        with pytest.raises(ValueError, match=match.format(at=at)):
+            fastgrad.hessp(X, yb, coef, coef, **kw)
+        assert_unchanged((X, yb, coef, out), copies)
+        rows = np.r_[np.arange(at), np.arange(at + 1, m)]
+        a = fastgrad.value_and_grad(X, yb, coef, rows=rows, **kw)
+        b = fastgrad.value_and_grad(np.ascontiguousarray(X[rows]),
+                                    np.ascontiguousarray(yb[rows]), coef, **kw)
+        np.testing.assert_allclose(a[0], b[0], rtol=rtol_for(dtype))
+        np.testing.assert_allclose(a[1], b[1], rtol=rtol_for(dtype), atol=1e-6)
+        yb[at] = np.nan
+        L, g = fastgrad.value_and_grad(X, yb, coef, **kw)
+        assert np.isnan(L) and np.isnan(g).all()
+
+
+def test_y_error_first_when_later_arguments_are_bad_too():
+    """With the y check inside the pass, a bad y still wins over a bad later
+    argument (coef, sample_weight, out), as the one-pass check ordered them, and
+    explain raises the same error."""
+    m = 200_000
+    X = np.zeros((m, 8))
+    y = np.zeros(m)
+    y[m - 5] = -1.0
+    for kw in (dict(sample_weight=np.ones(m - 1)), dict(out=np.empty(3))):
+        for f in (fastgrad.value_and_grad, fastgrad.explain):
+            with pytest.raises(ValueError, match=r"y\[199995\]"):
+                f(X, y, np.zeros(8), loss="poisson", **kw)
+    for f in (fastgrad.value_and_grad, fastgrad.explain):
+        with pytest.raises(ValueError, match=r"y\[199995\]"):
+            f(X, y, np.zeros(3), loss="poisson")
