@@ -513,23 +513,23 @@ cdef inline bint _y_rows_ok(const fg_args *a, bint f32, Py_ssize_t r0, Py_ssize_
         b.y = <const char *>b.y + r0 * b.ys0 * (4 if f32 else 8)
     return fg_y_in_range(&b, f32, r1 - r0, lo, hi) != 0
 
-cdef double _chunk_dense_f64_y(const void *p, Py_ssize_t r0, Py_ssize_t r1, double *g,
-                               double *work, Py_ssize_t *bad) noexcept nogil:
-    """_chunk_dense_f64 after the chunk's y range check (fg_ychk); a y outside:
-    *bad = r0, nothing computed."""
+cdef inline double _chunk_dense_y(const void *p, bint f32, Py_ssize_t r0, Py_ssize_t r1,
+                                  double *g, double *work, Py_ssize_t *bad) noexcept nogil:
+    """The dense chunk after its y range check (fg_ychk); a y outside: *bad = r0,
+    nothing computed."""
     cdef const fg_ychk *c = <const fg_ychk *>p
-    if not _y_rows_ok(&c.a, False, r0, r1, c.lo, c.hi):
+    if not _y_rows_ok(&c.a, f32, r0, r1, c.lo, c.hi):
         bad[0] = r0
         return 0.0
-    return fg_chunk_f64(&c.a, r0, r1, g, work)
+    return fg_chunk_f32(&c.a, r0, r1, g, work) if f32 else fg_chunk_f64(&c.a, r0, r1, g, work)
+
+cdef double _chunk_dense_f64_y(const void *p, Py_ssize_t r0, Py_ssize_t r1, double *g,
+                               double *work, Py_ssize_t *bad) noexcept nogil:
+    return _chunk_dense_y(p, False, r0, r1, g, work, bad)
 
 cdef double _chunk_dense_f32_y(const void *p, Py_ssize_t r0, Py_ssize_t r1, double *g,
                                double *work, Py_ssize_t *bad) noexcept nogil:
-    cdef const fg_ychk *c = <const fg_ychk *>p
-    if not _y_rows_ok(&c.a, True, r0, r1, c.lo, c.hi):
-        bad[0] = r0
-        return 0.0
-    return fg_chunk_f32(&c.a, r0, r1, g, work)
+    return _chunk_dense_y(p, True, r0, r1, g, work, bad)
 
 cdef double _chunk_csr_f64_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
                                double *work, Py_ssize_t *bad) noexcept nogil:
