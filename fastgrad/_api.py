@@ -67,10 +67,10 @@ def _check(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l
     arguments of its run (the loss as the kernel runs it: tweedie with power 1 or
     2 is poisson or gamma), its keywords (power, for tweedie), and the result
     array (None when not allocate).  With defer_y, when the compiled core runs a
-    dense X and a 1-D y, the values of y are not checked here: the keywords
-    carry their range (y_lo, y_hi) for the core to check chunk by chunk (see
-    _call); a later argument's error is still raised only when y's values pass,
-    as without defer_y."""
+    dense X and a 1-D y that its kernel reads, the values of y are not checked
+    here: the keywords carry their range (y_lo, y_hi) for the core to check
+    chunk by chunk (see _call); a later argument's error is still raised only
+    when y's values pass, as without defer_y."""
     loss = V.check_loss(loss)
     power = V.check_power(loss, power)
     reduction = V.check_reduction(reduction)
@@ -92,8 +92,12 @@ def _check(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l
         single = ya.ndim == 1
         k = 1 if single else ya.shape[1]
         yr = V.y_range(loss, power)
+        # deferred only where the kernel reads y (hessp of logistic and poisson
+        # does not: a y read per chunk would only take room in its cache)
         if yr is not None and not (defer_y and single and be is _backends._native
-                                   and isinstance(Xa, np.ndarray)):
+                                   and isinstance(Xa, np.ndarray)
+                                   and (not hess or V.kernel_loss(loss, power)
+                                        in ("gamma", "tweedie"))):
             V.check_y_values(ya, loss, r, power)  # with rows, only y[rows] is checked
             yr = None
     try:

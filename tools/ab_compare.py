@@ -9,7 +9,7 @@ package ``fastgrad_old`` (every import inside fastgrad is relative, so the copy
 runs its own plan and its own core), and the ``fastgrad`` importable here is the
 new one.  Each case of ``bench --roofline``'s set (``--cases full``: of
 ``bench --full``'s, the Objective rows as Objective calls; or those whose label
-contains one of the comma-separated strings of --cases) is built once and both builds'
+contains one of the comma-separated strings of --cases, in either set) is built once and both builds'
 calls are timed round-robin on the same arrays (the order rotating each round),
 so a neighbour's load slows both alike.  Before timing, the two results are
 compared (rtol 1e-10 in float64, 1e-4 in float32): a change that is faster but
@@ -83,7 +83,7 @@ def main(argv=None):
     ap.add_argument("old_tree")
     ap.add_argument("--cases", default="roofline",
                     help="'roofline' (all of bench --roofline's cases), 'full' (bench "
-                         "--full's) or comma-separated parts of the roofline labels, e.g. "
+                         "--full's) or comma-separated parts of the labels of either, e.g. "
                          "'f64 F,K=10'")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--rounds", type=int, default=7)
@@ -94,9 +94,13 @@ def main(argv=None):
         cases = full_cases(8 if args.quick else 1)
         if args.cases == "full":
             cases = full_as_rcases()
-        elif args.cases != "roofline":
+        elif args.cases != "roofline":     # labels of either set, each case once
             keys = [s.strip() for s in args.cases.split(",") if s.strip()]
-            cases = [c for c in cases if any(s in label(c) for s in keys)]
+            found = {}
+            for c in cases + full_as_rcases():
+                if any(s in label(c) for s in keys):
+                    found.setdefault(label(c), c)
+            cases = list(found.values())
         print(f"old: {os.path.dirname(old.__file__)}  new: {os.path.dirname(fastgrad.__file__)}")
         print(f"threads {args.threads}, medians of {args.rounds} rounds, round-robin\n")
         print(f"{'case':40s} {'old':>10s} {'new':>10s} {'new/old':>8s}")
