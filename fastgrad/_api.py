@@ -61,16 +61,11 @@ _DOC_KEYWORDS = """
 
 
 def _check(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2,
-           reduction, rows, out, n_threads, backend, power=None, allocate=True,
-           defer_y=False):
+           reduction, rows, out, n_threads, backend, power=None, allocate=True):
     """Every argument checked and converted (API.md's errors): the backend, the
     arguments of its run (the loss as the kernel runs it: tweedie with power 1 or
     2 is poisson or gamma), its keywords (power, for tweedie), and the result
-    array (None when not allocate).  With defer_y, when the compiled core runs a
-    dense X and a 1-D y that its kernel reads, the values of y are not checked
-    here: the keywords carry their range (y_lo, y_hi) for the core to check
-    chunk by chunk (see _call); a later argument's error is still raised only
-    when y's values pass, as without defer_y."""
+    array (None when not allocate)."""
     loss = V.check_loss(loss)
     power = V.check_power(loss, power)
     reduction = V.check_reduction(reduction)
@@ -82,49 +77,32 @@ def _check(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l
     m, n = Xa.shape
     dt = Xa.dtype
     r = V.check_rows(rows, m)
-    yr = None
     if loss == "multinomial":
         K = V.n_classes_of(coef) if np.ndim(y) == 1 else None
         ya, k = V.check_multinomial_y(y, m, K, dt, r)
         single = False
     else:
-        ya = V.check_y(y, m, loss, dt, r, power, values=False)
+        ya = V.check_y(y, m, loss, dt, r, power)  # with rows, only y[rows] is checked
         single = ya.ndim == 1
         k = 1 if single else ya.shape[1]
-        yr = V.y_range(loss, power)
-        # deferred only where the kernel reads y (hessp of logistic and poisson
-        # does not: a y read per chunk would only take room in its cache)
-        if yr is not None and not (defer_y and single and be is _backends._native
-                                   and isinstance(Xa, np.ndarray)
-                                   and (not hess or V.kernel_loss(loss, power)
-                                        in ("gamma", "tweedie"))):
-            V.check_y_values(ya, loss, r, power)  # with rows, only y[rows] is checked
-            yr = None
-    try:
-        c = V.check_coef(coef, n, k, single, fit_intercept, dt)
-        vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if hess else None
-        w = V.check_sample_weight(sample_weight, m, dt)
-        D = V.denominator(w, r, m if r is None else r.shape[0], reduction)
-        res = None
-        if want_grad:
-            # the result has coef's shape: flat when coef came flat (scipy.optimize)
-            flat = c is not coef and c.ndim != np.ndim(coef)
-            shape = (c.size,) if flat else c.shape
-            if out is None:
-                res = np.empty(shape, dtype=dt) if allocate else None
-            else:
-                res = V.check_out(out, shape, dt, (("coef", coef), ("v", v), ("X", X),
-                                                   ("y", y), ("sample_weight", sample_weight)))
-            if res is not None:
-                out = res.reshape(c.shape) if flat else res
-    except Exception:
-        if yr is not None:
-            V.check_y_values(ya, loss, r, power)    # y's error first, as without defer_y
-        raise
+    c = V.check_coef(coef, n, k, single, fit_intercept, dt)
+    vv = V.check_coef(v, n, k, single, fit_intercept, dt, name="v") if hess else None
+    w = V.check_sample_weight(sample_weight, m, dt)
+    D = V.denominator(w, r, m if r is None else r.shape[0], reduction)
+    res = None
+    if want_grad:
+        # the result has coef's shape: flat when coef came flat (scipy.optimize)
+        flat = c is not coef and c.ndim != np.ndim(coef)
+        shape = (c.size,) if flat else c.shape
+        if out is None:
+            res = np.empty(shape, dtype=dt) if allocate else None
+        else:
+            res = V.check_out(out, shape, dt, (("coef", coef), ("v", v), ("X", X), ("y", y),
+                                               ("sample_weight", sample_weight)))
+        if res is not None:
+            out = res.reshape(c.shape) if flat else res
     kl = V.kernel_loss(loss, power)
     kw = {"power": power} if kl == "tweedie" else {}
-    if yr is not None:
-        kw["y_lo"], kw["y_hi"] = yr
     return be, (Xa, ya, w, r, c, vv, out, kl, fit_intercept, hess, want_grad, l2, D, nt), \
         kw, res
 
@@ -133,22 +111,10 @@ def _call(X, y, coef, v, hess, want_grad, loss, fit_intercept, sample_weight, l2
           reduction, rows, out, n_threads, backend, power=None):
     be, args, kw, res = _check(X, y, coef, v, hess, want_grad, loss, fit_intercept,
                                sample_weight, l2, reduction, rows, out, n_threads, backend,
-                               power, defer_y=True)
+                               power)
     Xa = args[0]
-    if not (type(Xa) is np.ndarray or isinstance(Xa, np.ndarray)):
-        return be.run_csr(*args, **kw), res
-    if "y_lo" in kw:
-        # the core checks y chunk by chunk, each part of y then read by the kernel
-        # from cache (a pass over y before the call read it from memory twice)
-        value = be.run(*args, **kw)
-        if value is not None:
-            return value, res
-        # some y outside the range, out untouched: the check names it, or lets a
-        # NaN through (it propagates), and the call runs without the range
-        ls = V.check_loss(loss)
-        V.check_y_values(args[1], ls, args[3], V.check_power(ls, power))
-        del kw["y_lo"], kw["y_hi"]
-    return be.run(*args, **kw), res
+    run = be.run if type(Xa) is np.ndarray or isinstance(Xa, np.ndarray) else be.run_csr
+    return run(*args, **kw), res
 
 
 _OPS = ("value_and_grad", "grad", "hessp")

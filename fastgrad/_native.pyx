@@ -435,18 +435,13 @@ cdef inline void _set_call(fg_any_args *a, const Py_ssize_t *rows, const char *c
 
 def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
         object v, object out, str loss, bint fit_intercept, bint hess,
-        bint want_grad, double l2, double denom, int n_threads, double power=0.0,
-        object y_lo=None, object y_hi=None):
+        bint want_grad, double l2, double denom, int n_threads, double power=0.0):
     """One fused pass; writes the gradient (or H v) into out, returns the loss.
 
     coef, v, out: (n + fit_intercept,) or (n + fit_intercept, k) C-contiguous
     arrays of X's dtype.
     The loss is sum(w * l) / denom + l2/2 |coef[:n]|^2 (0.0 in hess mode).
     power: the tweedie power (1 and 2 come as "poisson" and "gamma").
-    y_lo, y_hi (floats, y 1-D): each chunk first checks that the y it uses lies
-    in [y_lo, y_hi] (NaN does not), while that part of y then stays in cache for
-    the kernel, instead of a pass over all of y before the call; None returned,
-    out untouched, when one does not (the caller's check then names it).
     """
     cdef fg_args a
     cdef bint f32 = cnp.PyArray_TYPE(X) == cnp.NPY_FLOAT32
@@ -467,18 +462,7 @@ def run(cnp.ndarray X, cnp.ndarray y, object w, object rows, cnp.ndarray coef,
     cdef PlanVal pv
     _dense_plan(&a, nrows, cnp.PyArray_DIM(X, 0), isz, &pv)
     _apply(&a, &pv)
-    if y_lo is None:
-        return _drive(&a, f32, nrows, &pv, n_threads, fit_intercept, l2, denom, out)
-    cdef fg_ychk c
-    c.a = a
-    c.lo = y_lo
-    c.hi = y_hi
-    cdef Py_ssize_t bad = -1
-    cdef double value = _drive_chunks(
-        _chunk_dense_f32_y if f32 else _chunk_dense_f64_y, &c, nrows, &pv, n_threads,
-        <Py_ssize_t>fg_work_size(&a), f32, a.n, a.k, fit_intercept, a.hess, a.want_grad,
-        l2, denom, <const char *>a.coef, <const char *>a.v, out, &bad)
-    return None if bad >= 0 else value
+    return _drive(&a, f32, nrows, &pv, n_threads, fit_intercept, l2, denom, out)
 
 
 # ---------------------------------------------------------------------------
@@ -497,39 +481,6 @@ cdef double _chunk_dense_f64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double
 cdef double _chunk_dense_f32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
                              double *work, Py_ssize_t *bad) noexcept nogil:
     return fg_chunk_f32(<const fg_args *>a, r0, r1, g, work)
-
-cdef struct fg_ychk:
-    fg_args a               # a dense call (what _chunk_dense_f64/f32 take)
-    double lo, hi           # the range its y must lie in (run's y_lo, y_hi)
-
-
-cdef inline bint _y_rows_ok(const fg_args *a, bint f32, Py_ssize_t r0, Py_ssize_t r1,
-                            double lo, double hi) noexcept nogil:
-    """Every y of the logical rows [r0, r1) in [lo, hi] (NaN is not)."""
-    cdef fg_args b = a[0]
-    if b.rows != NULL:
-        b.rows = b.rows + r0
-    else:
-        b.y = <const char *>b.y + r0 * b.ys0 * (4 if f32 else 8)
-    return fg_y_in_range(&b, f32, r1 - r0, lo, hi) != 0
-
-cdef inline double _chunk_dense_y(const void *p, bint f32, Py_ssize_t r0, Py_ssize_t r1,
-                                  double *g, double *work, Py_ssize_t *bad) noexcept nogil:
-    """The dense chunk after its y range check (fg_ychk); a y outside: *bad = r0,
-    nothing computed."""
-    cdef const fg_ychk *c = <const fg_ychk *>p
-    if not _y_rows_ok(&c.a, f32, r0, r1, c.lo, c.hi):
-        bad[0] = r0
-        return 0.0
-    return fg_chunk_f32(&c.a, r0, r1, g, work) if f32 else fg_chunk_f64(&c.a, r0, r1, g, work)
-
-cdef double _chunk_dense_f64_y(const void *p, Py_ssize_t r0, Py_ssize_t r1, double *g,
-                               double *work, Py_ssize_t *bad) noexcept nogil:
-    return _chunk_dense_y(p, False, r0, r1, g, work, bad)
-
-cdef double _chunk_dense_f32_y(const void *p, Py_ssize_t r0, Py_ssize_t r1, double *g,
-                               double *work, Py_ssize_t *bad) noexcept nogil:
-    return _chunk_dense_y(p, True, r0, r1, g, work, bad)
 
 cdef double _chunk_csr_f64_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
                                double *work, Py_ssize_t *bad) noexcept nogil:
@@ -570,9 +521,8 @@ cdef double _drive_chunks(chunk_fn fn, const void *a, Py_ssize_t nrows, const Pl
                           double l2, double denom, const char *cdata, const char *vdata,
                           object out, Py_ssize_t *bad_row) except? -1.0:
     """The pass over the nrows (logical) rows in the plan's chunks, then _finish
-    (out, the loss).  A malformed CSR row (or a dense chunk's y outside its
-    range, _chunk_dense_f64_y): *bad_row set, 0.0 returned, out untouched.  A
-    signal (Ctrl-C) raises its exception."""
+    (out, the loss).  A malformed CSR row: *bad_row set, 0.0 returned, out
+    untouched.  A signal (Ctrl-C) raises its exception."""
     cdef Py_ssize_t glen = n * k + k
     cdef Py_ssize_t per = plan.chunk_rows
     cdef Py_ssize_t nchunks = (nrows + per - 1) // per
@@ -811,11 +761,10 @@ cdef struct LeanCall:
 
 
 cdef inline void _y_range_of(int lcode, LeanCall *p) noexcept:
-    """The values of y the lean entry takes for a loss code (the API's domains, as
-    _validation.y_range; NaN, which the general path lets through, sends a call
-    there): logistic [0, 1], poisson [0, inf], gamma (0, inf] as [smallest
-    subnormal, inf].  (C constants: a dict look-up here cost 4-5% of a 64 x 32
-    logistic call.)"""
+    """The values of y the lean entry takes for a loss code (the API's domains;
+    NaN, which the general path lets through, sends a call there): logistic
+    [0, 1], poisson [0, inf], gamma (0, inf] as [smallest subnormal, inf].  (C
+    constants: a dict look-up here cost 4-5% of a 64 x 32 logistic call.)"""
     p.y_lo = 5e-324 if lcode == 4 else 0.0
     p.y_hi = 1.0 if lcode == 1 else INFINITY
 

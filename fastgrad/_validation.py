@@ -188,11 +188,10 @@ def _native_y_in(y, lo, hi):
     return nat is not None and nat.y_in_range(y, lo, hi)
 
 
-def check_y(y, m, loss, dtype, rows=None, power=None, values=True):
+def check_y(y, m, loss, dtype, rows=None, power=None):
     """y in X's dtype, shape checked; for the logistic loss its values in [0, 1],
     for the log-link losses in their domain (``power``: the tweedie power), only
-    the rows a call uses when ``rows`` (checked indices) is given.  values=False:
-    the shape only (the caller checks the values later, check_y_values)."""
+    the rows a call uses when ``rows`` (checked indices) is given."""
     ya = as_dtype(y, dtype, "y")
     if ya.ndim == 1 and ya.shape[0] == m and loss == "squared" \
             and ya.strides[0] % ya.itemsize == 0:
@@ -207,34 +206,10 @@ def check_y(y, m, loss, dtype, rows=None, power=None, values=True):
         raise ValueError(f"y must have at least one output column; got shape {ya.shape}")
     if ya.strides[0] % ya.itemsize or (ya.ndim == 2 and ya.strides[1] % ya.itemsize):
         ya = np.ascontiguousarray(ya)
-    if values:
-        check_y_values(ya, loss, rows, power)
-    return ya
-
-
-def y_range(loss, power=None):
-    """(lo, hi): the closed range of the values of y that the loss takes, as the
-    compiled core checks it ((0, inf] as [smallest subnormal, inf]); None when
-    every y is taken (squared, tweedie with power <= 0) or the loss has its own
-    check (multinomial)."""
-    if loss == "logistic":
-        return 0.0, 1.0
-    if loss in LOG_LINK:
-        dom = y_domain(loss, power)
-        if dom is not None:
-            return (5e-324 if dom[0] else 0.0), np.inf
-    return None
-
-
-def check_y_values(ya, loss, rows=None, power=None):
-    """The values of check_y's ya (only y[rows] when rows is given) in the
-    loss's domain, or the ValueError naming the loss and the first offending
-    value; NaN passes (it propagates)."""
     used = ya if rows is None else ya[rows]
-    rng = y_range(loss, power)
-    if rng is None or used.size == 0 or _native_y_in(used, *rng):
-        return                          # one pass in C (min and max: two)
-    if loss == "logistic":
+    if loss == "logistic" and used.size:
+        if _native_y_in(used, 0.0, 1.0):
+            return ya                   # one pass in C (min and max: two)
         lo, hi = used.min(), used.max()
         # NaN makes min/max NaN (and propagates as documented); the range check
         # must still see the other values, so then it looks at each one
@@ -244,7 +219,11 @@ def check_y_values(ya, loss, rows=None, power=None):
                 bad = used[outside].flat[0]
                 raise ValueError(f"y must lie in [0, 1] for loss='logistic'; found {bad!r} "
                                  f"(min {np.nanmin(used)!r}, max {np.nanmax(used)!r})")
-    else:
+    elif loss in LOG_LINK:
+        dom = y_domain(loss, power)
+        # one pass in C where y is in the domain (> 0: from the smallest subnormal)
+        if dom is not None and _native_y_in(used, 5e-324 if dom[0] else 0.0, np.inf):
+            return ya
         found = first_outside_domain(used, loss, power)
         if found is not None:
             idx, msg = found
@@ -252,6 +231,7 @@ def check_y_values(ya, loss, rows=None, power=None):
             where = (int(rows[idx[0]]) if rows is not None else int(idx[0]),) + tuple(
                 int(j) for j in idx[1:])
             raise ValueError(f"{msg}; y[{', '.join(map(str, where))}] = {used[idx]!r}")
+    return ya
 
 
 #: rows of multinomial probabilities must sum to 1 within this (relative to 1)

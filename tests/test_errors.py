@@ -536,11 +536,11 @@ def test_logistic_range_error_on_a_large_y():
 @pytest.mark.parametrize("loss, bad", [("logistic", 1.5), ("poisson", -1.0), ("gamma", 0.0),
                                        ("tweedie", -2.0)])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_y_checked_chunk_by_chunk(dtype, order, loss, bad, n_threads):
-    """A call of many chunks checks y inside the pass, a chunk at a time: the same
-    error as the one-pass check, naming the value (and, log link, its index), from
-    a bad y in the last chunk or the first; the inputs and out untouched; a NaN
-    y propagates; and rows that skip the bad y give the call on a copy of those
+def test_y_range_of_a_call_of_many_chunks(dtype, order, loss, bad, n_threads):
+    """A call of many chunks (the general path, not the lean entry) checks y's
+    range: the error names the value (and, log link, its index), from a bad y in
+    the last chunk or the first; the inputs and out untouched; a NaN y
+    propagates; and rows that skip the bad y give the call on a copy of those
     rows.  The results of valid calls equal the NumPy backend's."""
     m, n = 200_000, 8
     power = 1.5 if loss == "tweedie" else None
@@ -575,9 +575,8 @@ def test_y_checked_chunk_by_chunk(dtype, order, loss, bad, n_threads):
 
 
 def test_y_error_first_when_later_arguments_are_bad_too():
-    """With the y check inside the pass, a bad y still wins over a bad later
-    argument (coef, sample_weight, out), as the one-pass check ordered them, and
-    explain raises the same error."""
+    """A bad y wins over a bad later argument (coef, sample_weight, out) in a call
+    of many chunks, and explain raises the same error."""
     m = 200_000
     X = np.zeros((m, 8))
     y = np.zeros(m)
