@@ -106,13 +106,13 @@ FG_INLINE int fg_mode(const fg_args *a)
 #undef T
 #undef SFX
 
-/* ---- the logistic loss's range check -------------------------------------- */
+/* ---- the range check of y (logistic and log-link losses) ------------------- */
 /* Each y of rows [0, nrows) (a->rows[0 .. nrows) when given) in [lo, hi]; NaN
  * is not (the logistic loss's [0, 1], poisson's [0, inf], gamma's (0, inf] as
- * [smallest subnormal, inf]).  Blocks of 1024 rows, each counted by a branch-free loop that
- * vectorises (callgrind, 3 calls on 50,000 x 8 float64 logistic: 2.3
- * instructions a row, where a Cython loop that returned at the first bad
- * value ran 9: 1.35M of the call's 9.0M). */
+ * [smallest subnormal, inf]).  Blocks of 1024 rows, each counted by a
+ * branch-free loop that vectorises (callgrind, 3 calls on 50,000 x 8 float64
+ * logistic: 2.3 instructions a row, where a Cython loop that returned at the
+ * first bad value ran 9: 1.35M of the call's 9.0M). */
 #define FG_Y01_LOOP(T)                                                          \
     do {                                                                        \
         const T *y = (const T *)a->y;                                           \

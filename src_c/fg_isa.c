@@ -24,7 +24,7 @@ typedef struct {
 } fg_isa_table;
 
 #define FG_ISA_ROW(S)                                                                     \
-    {fg_chunk_f64##S, fg_chunk_f32##S, fg_y_in_range##S, fg_csr_chunk_f64_i32##S,          \
+    {fg_chunk_f64##S, fg_chunk_f32##S, fg_y_in_range##S, fg_csr_chunk_f64_i32##S,         \
      fg_csr_chunk_f64_i64##S, fg_csr_chunk_f32_i32##S, fg_csr_chunk_f32_i64##S}
 
 /* indexed by FG_ISA_*; a clone that is not compiled in is the baseline's row
