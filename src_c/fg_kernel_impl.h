@@ -881,7 +881,8 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
  *   over the B rows (read again from L1; mn8_g).
  * Rows not read in place (F-ordered: 8 x 8 transposes, mn8_tr; strided or
  * rows=: copies) go to a buffer of B rows first.  The rows read in place are
- * prefetched into L2 FG_MN8_PFD blocks ahead.  The last vector of a row is a
+ * prefetched into L2 FG_MN8_PFD blocks ahead, a line at a time at an even rate
+ * over the block's multiply-adds (fg_mn8_pf).  The last vector of a row is a
  * masked load (no read past it).  Measured against the alternatives in
  * tools/mn_floor.py's README row and the commit messages. */
 #if FG_HAVE_VECEXT && defined(__AVX512F__) && defined(__AVX512VL__)
@@ -892,12 +893,86 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 /* x kept in a register: GCC would otherwise fold its load into each FMA that
  * uses it (a load per FMA, the load ports then the limit) */
 #define FG_MN8_REG(x) __asm__("" : "+v"(x))
-/* the rows read in place are prefetched into L2 this many blocks ahead, one
- * line of each of the 8 rows a step of the first z tile: into L1, or one block
- * ahead, or all lines of a block at once, stalled on the fill buffers
- * (500,000 x 100 f64 C, CPU time, K = 10: 1 block ahead into L1 64 ms, into L2
- * 58-60, 2 or 4 blocks ahead into L2 58-59; K = 3 40, 37-38, 37-38) */
+/* the rows read in place are prefetched into L2 this many blocks ahead
+ * (500,000 x 100 f64 C, CPU time, K = 10, when the prefetches were issued in a
+ * burst by the first z tile: 1 block ahead into L1 64 ms, into L2 58-60, 2 or 4
+ * blocks ahead into L2 58-59; K = 3 40, 37-38, 37-38; spread evenly, below, 1,
+ * 2 or 4 blocks ahead the same within the noise) */
 #define FG_MN8_PFD 2
+/* The prefetch of a block FG_MN8_PFD blocks ahead, spread over this block's
+ * multiply-adds: each step of a tile counts the vector multiply-adds it did
+ * (fg_mn8_pf_take) and a line goes out every `per` of them, so the block's
+ * lines go out at an even rate until its last step.  Issued in a burst (one
+ * line of each of 8 rows a step of the first z tile, or all from the g tiles)
+ * they waited on the L1 fill buffers (a software prefetch holds one, into L2
+ * too) and memory then idled through the rest of the block.  Intel Xeon
+ * (family 6 model 167 as virtualised, L2 2 MiB), 500,000 x 100 C, the kernel
+ * alone on X from memory (2 MiB pages), CPU time, before -> after: f64 K = 10
+ * 51.7-55.3 -> 45.0-48.3 ms, K = 3 33.4-34.8 -> 28.7-30.6 (one read 28);
+ * f32 K = 10, bound by its arithmetic, 52-54 either way; from L2 (2,000 rows)
+ * the counting costs 3-5 %.  Finishing early (lines x 1.3, 1.7) 50-54, late
+ * (x 0.9) 54-57, every other line only (for the adjacent-line prefetcher to
+ * bring the other) 63-65.  F-ordered blocks (a run a column, instead of
+ * mn8_tr's prefetch) measured 0.93-1.04x: not taken.  The block is runs of len
+ * bytes stride apart: one run when its rows are back to back, else a run a row. */
+typedef struct {
+    const char *p, *end;   /* the next line; the end of its run */
+    int64_t left, per;     /* multiply-adds until the next line is due; per line */
+    const char *next;      /* the next run */
+    ptrdiff_t runs, stride, len;   /* runs after this one; between runs; bytes a run */
+} fg_mn8_pf;
+/* a line due and the run at its end: the next run, or none (left never again
+ * reaches 0) */
+static void fg_mn8_pf_run(fg_mn8_pf *c)
+{
+    if (c->runs == 0) {
+        c->left = INT64_MAX / 2;
+        c->p = c->end = NULL;
+        return;
+    }
+    c->runs--;
+    c->p = (const char *)((uintptr_t)c->next & ~(uintptr_t)63);
+    c->end = c->next + c->len;
+    c->next += c->stride;
+}
+FG_INLINE void fg_mn8_pf_take(fg_mn8_pf *c, int64_t nfma)
+{
+    c->left -= nfma;
+    while (c->left <= 0) {
+        if (c->p >= c->end) {
+            fg_mn8_pf_run(c);
+            if (c->p == NULL) return;
+        }
+        FG_PREFETCH_L2(c->p);
+        c->p += 64;
+        c->left += c->per;
+    }
+}
+/* the cursor over runs runs of len bytes stride apart from base, nfma vector
+ * multiply-adds to spread them over (the lines of each run from its first);
+ * runs = 0: no prefetch */
+FG_INLINE void fg_mn8_pf_init(fg_mn8_pf *c, const char *base, ptrdiff_t runs, ptrdiff_t stride,
+                              ptrdiff_t len, double nfma)
+{
+    if (runs <= 0) {
+        c->p = c->end = c->next = NULL;
+        c->runs = 0;
+        c->left = INT64_MAX / 2;
+        c->per = 1;
+        c->stride = c->len = 0;
+        return;
+    }
+    c->p = (const char *)((uintptr_t)base & ~(uintptr_t)63);
+    c->end = base + len;
+    c->next = base + stride;
+    c->runs = runs - 1;
+    c->stride = stride;
+    c->len = len;
+    const double lines = (double)runs * (double)(len / 64 + 2);   /* at least as many */
+    c->per = (int64_t)(nfma / lines);
+    if (c->per < 1) c->per = 1;
+    c->left = c->per;
+}
 /* v[r] = the sum of the 8 lanes of a[r], r < 8 */
 FG_INLINE __m512d fg_hsum8x8(const __m512d *a)
 {
@@ -957,18 +1032,17 @@ FG_INLINE __m512d FN(mn8_ldm)(const T *p, __mmask8 m)
      (r) == 6 ? (b) + 2 * (s3) : (b5) + 2 * (sb))
 
 /* zo[j * ldz + r] = x_r . ct[j * np ...], r < 8, j < MJ (ct padded with 0 to np),
- * x_r = x0 + r ss; with PF, the rows at po bytes further are prefetched alongside,
- * one line of each a step */
+ * x_r = x0 + r ss; the prefetch cursor pc advanced a step at a time */
 FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT ct,
                          ptrdiff_t np, const int MJ, double *FG_RESTRICT zo, ptrdiff_t ldz,
-                         const int PF, ptrdiff_t po)
+                         fg_mn8_pf *pc)
 {
+    fg_mn8_pf pf = *pc;
     __m512d acc[3][8];
     for (int j = 0; j < MJ; j++)
         for (int r = 0; r < 8; r++) acc[j][r] = _mm512_setzero_pd();
     const ptrdiff_t sb = ss * (ptrdiff_t)sizeof(T), s3 = 3 * sb;
     const char *b = (const char *)x0, *b5 = b + 5 * sb;
-    const char *pb = b + po, *pb5 = b5 + po;
     const ptrdiff_t nf = n & ~(ptrdiff_t)7;
     const double *c0 = ct;
     for (ptrdiff_t f = 0; f < nf; f += 8) {
@@ -977,14 +1051,12 @@ FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *F
         for (int r = 0; r < 8; r++) {
             __m512d x = FN(mn8_ld)((const T *)FG_MN8_ROW(b, b5, sb, s3, r));
             FG_MN8_REG(x);
-            if (PF) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
             for (int j = 0; j < MJ; j++) acc[j][r] = _mm512_fmadd_pd(x, c[j], acc[j][r]);
         }
+        fg_mn8_pf_take(&pf, 8 * MJ);
         c0 += 8;
         b += 8 * sizeof(T);
         b5 += 8 * sizeof(T);
-        pb += 8 * sizeof(T);
-        pb5 += 8 * sizeof(T);
     }
     if (nf < n) {
         const __mmask8 m = (__mmask8)((1u << (n - nf)) - 1);
@@ -993,19 +1065,22 @@ FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *F
         for (int r = 0; r < 8; r++) {
             __m512d x = FN(mn8_ldm)((const T *)FG_MN8_ROW(b, b5, sb, s3, r), m);
             FG_MN8_REG(x);
-            if (PF) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
             for (int j = 0; j < MJ; j++) acc[j][r] = _mm512_fmadd_pd(x, c[j], acc[j][r]);
         }
+        fg_mn8_pf_take(&pf, 8 * MJ);
     }
     for (int j = 0; j < MJ; j++) _mm512_storeu_pd(zo + j * ldz, fg_hsum8x8(acc[j]));
+    *pc = pf;
 }
 
 /* gt[j * np + f0 + 8 q ...] += sum_{r < nb} dt[j * ldd + r] x_r[f0 + 8 q ...], j < MJ,
- * q < NF, x_r = x0 + r ss; the last vector's load masked by ml */
+ * q < NF, x_r = x0 + r ss; the last vector's load masked by ml; the prefetch
+ * cursor pc advanced a row at a time */
 FG_INLINE void FN(mn8_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, __mmask8 ml,
                          const double *FG_RESTRICT dt, ptrdiff_t ldd, const int MJ,
-                         const int NF, double *FG_RESTRICT gt, ptrdiff_t np)
+                         const int NF, double *FG_RESTRICT gt, ptrdiff_t np, fg_mn8_pf *pc)
 {
+    fg_mn8_pf pf = *pc;
     __m512d acc[6][8];
     for (int j = 0; j < MJ; j++)
         for (int q = 0; q < NF; q++) acc[j][q] = _mm512_load_pd(gt + j * np + f0 + 8 * q);
@@ -1022,9 +1097,11 @@ FG_INLINE void FN(mn8_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, 
             const __m512d dj = _mm512_set1_pd(dt[j * ldd + r]);
             for (int q = 0; q < NF; q++) acc[j][q] = _mm512_fmadd_pd(x[q], dj, acc[j][q]);
         }
+        fg_mn8_pf_take(&pf, MJ * NF);
     }
     for (int j = 0; j < MJ; j++)
         for (int q = 0; q < NF; q++) _mm512_store_pd(gt + j * np + f0 + 8 * q, acc[j][q]);
+    *pc = pf;
 }
 
 /* xb[r * np + f] = xs[r + f * sc], r < nb (a multiple of 8), f < n: 8 x 8
@@ -1057,20 +1134,18 @@ FG_INLINE void FN(mn8_tr)(const T *xs, ptrdiff_t sc, ptrdiff_t n, ptrdiff_t nb, 
 /* zo[(8 v + l) * ldz + r] = x_r . cv[v][.][l], r, l < 8, v < V: z of 8 rows for V
  * groups of 8 classes, a vector of 8 classes a row (x_r[f] broadcast, cv[v][f]
  * the 8 classes' coef at feature f), 8 V accumulators; then an 8 x 8 transpose
- * of each group instead of a transpose-and-add per class.  With PF, the rows
- * po bytes further prefetched, one line of each row per 64 bytes of features. */
+ * of each group instead of a transpose-and-add per class.  The prefetch cursor
+ * pc advanced every 8 features. */
 FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT cv,
-                          const int V, double *FG_RESTRICT zo, ptrdiff_t ldz, const int PF,
-                          ptrdiff_t po)
+                          const int V, double *FG_RESTRICT zo, ptrdiff_t ldz, fg_mn8_pf *pc)
 {
+    fg_mn8_pf pf = *pc;
     __m512d acc[3][8];
     for (int v = 0; v < V; v++)
         for (int r = 0; r < 8; r++) acc[v][r] = _mm512_setzero_pd();
     const ptrdiff_t sb = ss * (ptrdiff_t)sizeof(T), s3 = 3 * sb;
     const char *b = (const char *)x0, *b5 = b + 5 * sb;
-    const char *pb = b + po, *pb5 = b5 + po;
     const ptrdiff_t vs = 8 * n;   /* doubles between two groups of cv */
-    const ptrdiff_t fl = (ptrdiff_t)(64 / sizeof(T));   /* features a cache line */
     ptrdiff_t f = 0;
 #define FG_MN8_ZB_STEP()                                                                \
     do {                                                                                \
@@ -1085,62 +1160,43 @@ FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *
         b5 += sizeof(T);                                                                \
         f++;                                                                            \
     } while (0)
-    if (PF) {
-        for (; f + fl <= n;) {
-            for (int r = 0; r < 8; r++) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
-            pb += 64;
-            pb5 += 64;
-            for (int u = 0; u < (int)(64 / sizeof(T)); u++) FG_MN8_ZB_STEP();
-        }
-        if (f < n)
-            for (int r = 0; r < 8; r++) FG_PREFETCH_L2(FG_MN8_ROW(pb, pb5, sb, s3, r));
+    for (; f + 8 <= n;) {
+        for (int u = 0; u < 8; u++) FG_MN8_ZB_STEP();
+        fg_mn8_pf_take(&pf, 64 * V);
     }
     for (; f < n;) FG_MN8_ZB_STEP();
+    fg_mn8_pf_take(&pf, 8 * V * (n & 7));
 #undef FG_MN8_ZB_STEP
     for (int v = 0; v < V; v++) {
         __m512d o[8];
         fg_tr8x8(acc[v], o);
         for (int l = 0; l < 8; l++) _mm512_storeu_pd(zo + (8 * v + l) * ldz, o[l]);
     }
+    *pc = pf;
 }
 
-/* z^T of 8 rows, all kk classes: tiles of 3 classes (then 2 or 1); the first
- * tile prefetches (po != 0) */
+/* z^T of 8 rows, all kk classes: tiles of 3 classes (then 2 or 1), each
+ * advancing the prefetch cursor pc */
 FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *ct,
                           ptrdiff_t np, const double *cv, ptrdiff_t kk, double *zo,
-                          ptrdiff_t ldz, ptrdiff_t po)
+                          ptrdiff_t ldz, fg_mn8_pf *pc)
 {
     /* groups of 8 classes, 3 (then 2 or 1) at a time */
     const ptrdiff_t ng = kk / 8;
-    ptrdiff_t v = 0;
-    for (; v < ng; v += 3) {
+    for (ptrdiff_t v = 0; v < ng; v += 3) {
         const int V = ng - v >= 3 ? 3 : (int)(ng - v);
         const double *c = cv + v * 8 * n;
         double *z = zo + 8 * v * ldz;
-        if (po) {
-            if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, 1, po);
-            else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, 1, po);
-            else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, 1, po);
-            po = 0;
-        } else {
-            if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, 0, 0);
-            else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, 0, 0);
-            else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, 0, 0);
-        }
+        if (V == 3) FN(mn8_zb)(x0, ss, n, c, 3, z, ldz, pc);
+        else if (V == 2) FN(mn8_zb)(x0, ss, n, c, 2, z, ldz, pc);
+        else FN(mn8_zb)(x0, ss, n, c, 1, z, ldz, pc);
     }
     /* the other classes: tiles of 3 (then 2 or 1) along the features */
     ptrdiff_t j = 8 * ng;
-    if (po && j < kk) {
-        const int mj = kk - j >= 3 ? 3 : (int)(kk - j);
-        if (mj == 3) FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, 1, po);
-        else if (mj == 2) FN(mn8_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, 1, po);
-        else FN(mn8_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, 1, po);
-        j += mj;
-    }
     for (; j + 3 <= kk; j += 3)
-        FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, 0, 0);
-    if (kk - j == 2) FN(mn8_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, 0, 0);
-    else if (kk - j == 1) FN(mn8_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, 0, 0);
+        FN(mn8_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, pc);
+    if (kk - j == 2) FN(mn8_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, pc);
+    else if (kk - j == 1) FN(mn8_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, pc);
 }
 
 /* one tile of MJ classes over vectors [q, q + nf) of features, nf <= NFMAX */
@@ -1151,14 +1207,15 @@ FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *
         FG_MN8_GC(MJ, NFMAX, 8) FG_MN8_GC(MJ, NFMAX, 7) FG_MN8_GC(MJ, NFMAX, 6)          \
         FG_MN8_GC(MJ, NFMAX, 5) FG_MN8_GC(MJ, NFMAX, 4) FG_MN8_GC(MJ, NFMAX, 3)          \
         FG_MN8_GC(MJ, NFMAX, 2)                                                          \
-        default: FN(mn8_g)(x0, ss, nb, 8 * q, m_, dt + j * ldd, ldd, MJ, 1, gt + j * np, np); \
+        default: FN(mn8_g)(x0, ss, nb, 8 * q, m_, dt + j * ldd, ldd, MJ, 1, gt + j * np, np, \
+                           pc);                                                          \
         }                                                                                \
     } while (0)
 #define FG_MN8_GC(MJ, NFMAX, NF)                                                         \
     case NF:                                                                             \
         if (NF <= NFMAX)                                                                 \
             FN(mn8_g)(x0, ss, nb, 8 * q, m_, dt + j * ldd, ldd, MJ, NF <= NFMAX ? NF : 1, \
-                      gt + j * np, np);                                                  \
+                      gt + j * np, np, pc);                                              \
         break;
 /* MJ classes over all nvec vectors: tiles of at most NFMAX vectors (MJ NFMAX
  * accumulators <= 24), balanced (13 vectors at 4: 4 3 3 3, not 4 4 4 1) */
@@ -1173,9 +1230,11 @@ FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *
         }                                                                                \
     } while (0)
 
-/* g^T += d^T X_b: tiles of 6 classes (then 5 to 1) x vectors of features */
+/* g^T += d^T X_b: tiles of 6 classes (then 5 to 1) x vectors of features, each
+ * advancing the prefetch cursor pc */
 FG_INLINE void FN(mn8_gs)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t n,
-                          const double *dt, ptrdiff_t ldd, ptrdiff_t k, double *gt, ptrdiff_t np)
+                          const double *dt, ptrdiff_t ldd, ptrdiff_t k, double *gt, ptrdiff_t np,
+                          fg_mn8_pf *pc)
 {
     const ptrdiff_t nvec = (n + 7) / 8;
     const int tail = (int)(n - 8 * (nvec - 1));
@@ -1229,6 +1288,11 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     const int need_y = mode != FG_MODE_HESSP && !a->lab;
     /* rows read in place: contiguous, evenly strided; else copied to xb */
     const int direct = sc == 1 && !rows;
+    /* a full block's vector multiply-adds (z by groups of 8 classes, the
+     * others along the features, then g): what the prefetch is spread over */
+    const ptrdiff_t nfv = (n + 7) / 8;
+    const double nfma = (double)B * (double)((kk / 8) * n + (kk % 8) * nfv +
+                                             (mode == FG_MODE_VALUE ? 0 : k * nfv));
     double *gi = g + n * k;
     double acc = 0.0;
     for (ptrdiff_t i = r0; i < r1; i += B) {
@@ -1264,11 +1328,20 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 for (ptrdiff_t j = 0; j < k; j++) yt[j * B + r] = (double)y[j * a->ys1];
             }
         }
-        /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by the z tiles */
-        const ptrdiff_t po = direct && x0 != xb && i + (FG_MN8_PFD + 1) * B <= r1
-                                 ? FG_MN8_PFD * B * sr * (ptrdiff_t)sizeof(T) : 0;
+        /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by
+         * the tiles through this block */
+        fg_mn8_pf pc;
+        fg_mn8_pf_init(&pc, NULL, 0, 0, 0, 0.0);
+        if (direct && x0 != xb && i + (FG_MN8_PFD + 1) * B <= r1) {
+            const char *ah = (const char *)(X + (i + FG_MN8_PFD * B) * sr);
+            const ptrdiff_t rb = n * (ptrdiff_t)sizeof(T), st = sr * (ptrdiff_t)sizeof(T);
+            if (st - rb < 64)   /* rows (nearly) back to back: one run */
+                fg_mn8_pf_init(&pc, ah, 1, 0, (B - 1) * st + rb, nfma);
+            else
+                fg_mn8_pf_init(&pc, ah, B, st, rb, nfma);
+        }
         for (ptrdiff_t r = 0; r < nv; r += 8)
-            FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, po);
+            FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, &pc);
         if (mode == FG_MODE_HESSP)
             pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
         else if (mode == FG_MODE_VALUE)
@@ -1283,7 +1356,7 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
             gi[j] += s;
         }
-        FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np);
+        FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
     }
     if (mode != FG_MODE_VALUE)
         for (ptrdiff_t f = 0; f < n; f++)
