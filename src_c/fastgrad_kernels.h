@@ -40,7 +40,7 @@ enum fg_path {
 
 /* a->stream: how the row paths treat rows that come from memory */
 enum {
-    FG_STREAM_PREFETCH = 1,   /* prefetch the rows 8 ahead */
+    FG_STREAM_PREFETCH = 1,   /* prefetch the rows 8 ahead (rows_mn8: the block 2 ahead) */
     FG_STREAM_SEQ = 2,        /* dot products row after row (X read front to back) */
     FG_STREAM_L2 = 4,         /* with SEQ: prefetch into L2 instead,
                                  (stream >> FG_STREAM_AHEAD_SHIFT) rows ahead */

@@ -882,7 +882,8 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
  * Rows not read in place (F-ordered: 8 x 8 transposes, mn8_tr; strided or
  * rows=: copies) go to a buffer of B rows first.  The rows read in place are
  * prefetched into L2 FG_MN8_PFD blocks ahead, a line at a time at an even rate
- * over the block's multiply-adds (fg_mn8_pf).  The last vector of a row is a
+ * over the block's multiply-adds (fg_mn8_pf), when the plan says they come from
+ * memory (FG_STREAM_PREFETCH).  The last vector of a row is a
  * masked load (no read past it).  Measured against the alternatives in
  * tools/mn_floor.py's README row and the commit messages. */
 #if FG_HAVE_VECEXT && defined(__AVX512F__) && defined(__AVX512VL__)
@@ -910,9 +911,11 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
  * alone on X from memory (2 MiB pages), CPU time, before -> after: f64 K = 10
  * 51.7-55.3 -> 45.0-48.3 ms, K = 3 33.4-34.8 -> 28.7-30.6 (one read 28);
  * f32 K = 10, bound by its arithmetic, 52-54 either way; from L2 (2,000 rows)
- * the counting costs 3-5 %.  Finishing early (lines x 1.3, 1.7) 50-54, late
- * (x 0.9) 54-57, every other line only (for the adjacent-line prefetcher to
- * bring the other) 63-65.  F-ordered blocks (a run a column, instead of
+ * the counting costs 3-10 %, so the plan turns it on only for chunks from
+ * memory (where f32 K = 10 is 1.04-1.05x the burst's time, and 1.17x with no
+ * prefetch).  Finishing early (lines x 1.3, 1.7) 50-54, late (x 0.9) 54-57,
+ * every other line only (for the adjacent-line prefetcher to bring the other)
+ * 63-65.  F-ordered blocks (a run a column, instead of
  * mn8_tr's prefetch) measured 0.93-1.04x: not taken.  The block is runs of len
  * bytes stride apart: one run when its rows are back to back, else a run a row. */
 typedef struct {
@@ -923,7 +926,7 @@ typedef struct {
 } fg_mn8_pf;
 /* a line due and the run at its end: the next run, or none (left never again
  * reaches 0) */
-static void fg_mn8_pf_run(fg_mn8_pf *c)
+FG_INLINE void fg_mn8_pf_run(fg_mn8_pf *c)
 {
     if (c->runs == 0) {
         c->left = INT64_MAX / 2;
@@ -948,20 +951,11 @@ FG_INLINE void fg_mn8_pf_take(fg_mn8_pf *c, int64_t nfma)
         c->left += c->per;
     }
 }
-/* the cursor over runs runs of len bytes stride apart from base, nfma vector
- * multiply-adds to spread them over (the lines of each run from its first);
- * runs = 0: no prefetch */
+/* the cursor over runs (>= 1) runs of len bytes stride apart from base, nfma
+ * vector multiply-adds to spread them over (the lines of each run from its first) */
 FG_INLINE void fg_mn8_pf_init(fg_mn8_pf *c, const char *base, ptrdiff_t runs, ptrdiff_t stride,
                               ptrdiff_t len, double nfma)
 {
-    if (runs <= 0) {
-        c->p = c->end = c->next = NULL;
-        c->runs = 0;
-        c->left = INT64_MAX / 2;
-        c->per = 1;
-        c->stride = c->len = 0;
-        return;
-    }
     c->p = (const char *)((uintptr_t)base & ~(uintptr_t)63);
     c->end = base + len;
     c->next = base + stride;
@@ -1032,12 +1026,13 @@ FG_INLINE __m512d FN(mn8_ldm)(const T *p, __mmask8 m)
      (r) == 6 ? (b) + 2 * (s3) : (b5) + 2 * (sb))
 
 /* zo[j * ldz + r] = x_r . ct[j * np ...], r < 8, j < MJ (ct padded with 0 to np),
- * x_r = x0 + r ss; the prefetch cursor pc advanced a step at a time */
+ * x_r = x0 + r ss; the prefetch cursor pc (or NULL) advanced a step at a time */
 FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT ct,
                          ptrdiff_t np, const int MJ, double *FG_RESTRICT zo, ptrdiff_t ldz,
                          fg_mn8_pf *pc)
 {
-    fg_mn8_pf pf = *pc;
+    fg_mn8_pf pf;
+    if (pc) pf = *pc;
     __m512d acc[3][8];
     for (int j = 0; j < MJ; j++)
         for (int r = 0; r < 8; r++) acc[j][r] = _mm512_setzero_pd();
@@ -1053,7 +1048,7 @@ FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *F
             FG_MN8_REG(x);
             for (int j = 0; j < MJ; j++) acc[j][r] = _mm512_fmadd_pd(x, c[j], acc[j][r]);
         }
-        fg_mn8_pf_take(&pf, 8 * MJ);
+        if (pc) fg_mn8_pf_take(&pf, 8 * MJ);
         c0 += 8;
         b += 8 * sizeof(T);
         b5 += 8 * sizeof(T);
@@ -1067,20 +1062,21 @@ FG_INLINE void FN(mn8_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *F
             FG_MN8_REG(x);
             for (int j = 0; j < MJ; j++) acc[j][r] = _mm512_fmadd_pd(x, c[j], acc[j][r]);
         }
-        fg_mn8_pf_take(&pf, 8 * MJ);
+        if (pc) fg_mn8_pf_take(&pf, 8 * MJ);
     }
     for (int j = 0; j < MJ; j++) _mm512_storeu_pd(zo + j * ldz, fg_hsum8x8(acc[j]));
-    *pc = pf;
+    if (pc) *pc = pf;
 }
 
 /* gt[j * np + f0 + 8 q ...] += sum_{r < nb} dt[j * ldd + r] x_r[f0 + 8 q ...], j < MJ,
  * q < NF, x_r = x0 + r ss; the last vector's load masked by ml; the prefetch
- * cursor pc advanced a row at a time */
+ * cursor pc (or NULL) advanced a row at a time */
 FG_INLINE void FN(mn8_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, __mmask8 ml,
                          const double *FG_RESTRICT dt, ptrdiff_t ldd, const int MJ,
                          const int NF, double *FG_RESTRICT gt, ptrdiff_t np, fg_mn8_pf *pc)
 {
-    fg_mn8_pf pf = *pc;
+    fg_mn8_pf pf;
+    if (pc) pf = *pc;
     __m512d acc[6][8];
     for (int j = 0; j < MJ; j++)
         for (int q = 0; q < NF; q++) acc[j][q] = _mm512_load_pd(gt + j * np + f0 + 8 * q);
@@ -1097,11 +1093,11 @@ FG_INLINE void FN(mn8_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, 
             const __m512d dj = _mm512_set1_pd(dt[j * ldd + r]);
             for (int q = 0; q < NF; q++) acc[j][q] = _mm512_fmadd_pd(x[q], dj, acc[j][q]);
         }
-        fg_mn8_pf_take(&pf, MJ * NF);
+        if (pc) fg_mn8_pf_take(&pf, MJ * NF);
     }
     for (int j = 0; j < MJ; j++)
         for (int q = 0; q < NF; q++) _mm512_store_pd(gt + j * np + f0 + 8 * q, acc[j][q]);
-    *pc = pf;
+    if (pc) *pc = pf;
 }
 
 /* xb[r * np + f] = xs[r + f * sc], r < nb (a multiple of 8), f < n: 8 x 8
@@ -1135,11 +1131,12 @@ FG_INLINE void FN(mn8_tr)(const T *xs, ptrdiff_t sc, ptrdiff_t n, ptrdiff_t nb, 
  * groups of 8 classes, a vector of 8 classes a row (x_r[f] broadcast, cv[v][f]
  * the 8 classes' coef at feature f), 8 V accumulators; then an 8 x 8 transpose
  * of each group instead of a transpose-and-add per class.  The prefetch cursor
- * pc advanced every 8 features. */
+ * pc (or NULL) advanced every 8 features. */
 FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT cv,
                           const int V, double *FG_RESTRICT zo, ptrdiff_t ldz, fg_mn8_pf *pc)
 {
-    fg_mn8_pf pf = *pc;
+    fg_mn8_pf pf;
+    if (pc) pf = *pc;
     __m512d acc[3][8];
     for (int v = 0; v < V; v++)
         for (int r = 0; r < 8; r++) acc[v][r] = _mm512_setzero_pd();
@@ -1162,17 +1159,17 @@ FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *
     } while (0)
     for (; f + 8 <= n;) {
         for (int u = 0; u < 8; u++) FG_MN8_ZB_STEP();
-        fg_mn8_pf_take(&pf, 64 * V);
+        if (pc) fg_mn8_pf_take(&pf, 64 * V);
     }
     for (; f < n;) FG_MN8_ZB_STEP();
-    fg_mn8_pf_take(&pf, 8 * V * (n & 7));
+    if (pc) fg_mn8_pf_take(&pf, 8 * V * (n & 7));
 #undef FG_MN8_ZB_STEP
     for (int v = 0; v < V; v++) {
         __m512d o[8];
         fg_tr8x8(acc[v], o);
         for (int l = 0; l < 8; l++) _mm512_storeu_pd(zo + (8 * v + l) * ldz, o[l]);
     }
-    *pc = pf;
+    if (pc) *pc = pf;
 }
 
 /* z^T of 8 rows, all kk classes: tiles of 3 classes (then 2 or 1), each
@@ -1331,8 +1328,9 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by
          * the tiles through this block */
         fg_mn8_pf pc;
-        fg_mn8_pf_init(&pc, NULL, 0, 0, 0, 0.0);
-        if (direct && x0 != xb && i + (FG_MN8_PFD + 1) * B <= r1) {
+        const int ahead = (a->stream & FG_STREAM_PREFETCH) && direct && x0 != xb &&
+                          i + (FG_MN8_PFD + 1) * B <= r1;
+        if (ahead) {
             const char *ah = (const char *)(X + (i + FG_MN8_PFD * B) * sr);
             const ptrdiff_t rb = n * (ptrdiff_t)sizeof(T), st = sr * (ptrdiff_t)sizeof(T);
             if (st - rb < 64)   /* rows (nearly) back to back: one run */
@@ -1340,8 +1338,15 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             else
                 fg_mn8_pf_init(&pc, ah, B, st, rb, nfma);
         }
-        for (ptrdiff_t r = 0; r < nv; r += 8)
-            FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, &pc);
+        /* two copies of the tiles: with the cursor, and without it (NULL, a
+         * constant: no counting at all where there is nothing to prefetch,
+         * 3-6 % of the time of the F-ordered calls from L2) */
+        if (ahead)
+            for (ptrdiff_t r = 0; r < nv; r += 8)
+                FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, &pc);
+        else
+            for (ptrdiff_t r = 0; r < nv; r += 8)
+                FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, NULL);
         if (mode == FG_MODE_HESSP)
             pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
         else if (mode == FG_MODE_VALUE)
@@ -1356,7 +1361,8 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
             gi[j] += s;
         }
-        FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
+        if (ahead) FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
+        else FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np, NULL);
     }
     if (mode != FG_MODE_VALUE)
         for (ptrdiff_t f = 0; f < n; f++)

@@ -190,6 +190,35 @@ def test_explain_multinomial(order, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_multinomial_prefetches_only_rows_from_memory(dtype):
+    """The avx512 tiles prefetch the block two ahead (the plan's stream flag) only
+    for rows read in place that come from memory: C-ordered (or rows spaced), no
+    rows=, a chunk of at least L2/4, the row paths' rule."""
+    P = _plan()
+    if P._isa() != "avx512":
+        pytest.skip("the prefetching tiles are the avx512 clone's")
+    isz = np.dtype(dtype).itemsize
+    big = P.STREAM_BYTES // (100 * isz) + 64
+
+    def stream(m, order="C", rows=False, K=3, sr=100):
+        sr, sc = (sr, 1) if order == "C" else (1, m)
+        return P.plan_dense(m, 100, K, isz, sr, sc, P.Loss.MULTINOMIAL, P.Mode.GRAD,
+                            rows, 1).stream
+
+    assert stream(big) == P.STREAM_PREFETCH
+    assert stream(big, sr=130) == P.STREAM_PREFETCH      # rows in place, spaced
+    assert stream(big, K=10) == P.STREAM_PREFETCH
+    assert stream(big, "F") == 0
+    assert stream(big, rows=True) == 0
+    assert stream(P.STREAM_BYTES // (100 * isz) // 2) == 0
+    X = _big(big, 100, dtype)
+    for K in (3, 10):
+        d = fastgrad.explain(X, np.zeros(big, np.intp), np.zeros((100, K), dtype),
+                             loss="multinomial")
+        assert "prefetch the block two ahead" in d["reason"]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_explain_csr(dtype):
     X = sp.random(2000, 300, density=0.05, format="csr", dtype=dtype, random_state=0)
     y = np.zeros(2000, dtype)
@@ -416,6 +445,38 @@ def test_multinomial_path_matches_reference(order, dtype, reduction):
         Lb, gb = fastgrad.value_and_grad(X, y, coef, backend=backend, **kw)
         assert abs(Lb - L) <= rtol * Ls
         assert_grad_matches(gb, G, Gs, rtol, backend)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("K", [3, 10])
+@pytest.mark.parametrize("layout", ["C", "rows"])
+def test_multinomial_prefetching_tiles_match_reference(layout, K, dtype):
+    """The avx512 tiles with the block two ahead prefetched (rows read in place from
+    memory), over one run of packed rows ("C") and a run a row (rows more than a
+    line apart); a last block cut short.  Other clones: the same call, 4 rows a step."""
+    P = _plan()
+    isz = np.dtype(dtype).itemsize
+    n = 37
+    m = 2 * P.STREAM_BYTES // (n * isz) + 45
+    X, y, coef, w = make_mn(m, n if layout == "C" else n + 23, K, fit_intercept=True,
+                            weights=True, dtype=dtype, seed=9, coef_scale=0.2)
+    if layout == "rows":
+        X, coef = X[:, :n], np.ascontiguousarray(np.vstack([coef[:n], coef[-1:]]))
+    kw = dict(loss="multinomial", fit_intercept=True, sample_weight=w, l2=0.05)
+    d = fastgrad.explain(X, y, coef, **kw)
+    assert d["path"] == "multinomial"
+    if d["isa"] == "avx512":
+        assert "prefetch the block two ahead" in d["reason"], d
+    L, G, Ls, Gs = mn_reference(X, y, coef, **{a: b for a, b in kw.items() if a != "loss"})
+    rtol = rtol_for(dtype)
+    Lb, gb = fastgrad.value_and_grad(X, y, coef, backend="native", **kw)
+    assert abs(Lb - L) <= rtol * Ls
+    assert_grad_matches(gb, G, Gs, rtol, "multinomial, prefetching")
+    v = np.linspace(-1, 1, coef.size).reshape(coef.shape).astype(dtype)
+    hv = fastgrad.hessp(X, y, coef, v, backend="numpy", **kw).astype(np.float64)
+    assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend="native", **kw), hv,
+                        np.full(hv.shape, np.abs(hv).max()), rtol,
+                        "multinomial hessp, prefetching")
 
 
 # ---- bitwise identical across n_threads, every dense path with several chunks
