@@ -32,15 +32,17 @@ double kf_read(const double *X, ptrdiff_t nx, const double *y, ptrdiff_t ny)
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-/* X (m x n) with strides sr, sc in elements; y contiguous; f32: float X, y, coef */
+/* X (m x n) with strides sr, sc in elements; y contiguous; f32: float X, y, coef;
+ * coef (and v) n x k; lab: the multinomial's class labels (then y is unused), or NULL */
 double kf_run(const void *X, ptrdiff_t m, ptrdiff_t n, ptrdiff_t sr, ptrdiff_t sc, int f32,
               const void *y, const void *coef, const void *v, int loss, int hess, int path,
-              int stream, ptrdiff_t block_rows, ptrdiff_t chunk, double *g, double *work)
+              int stream, ptrdiff_t block_rows, ptrdiff_t chunk, double *g, double *work,
+              ptrdiff_t k, const ptrdiff_t *lab)
 {
     fg_args a;
     memset(&a, 0, sizeof a);
-    a.X = X; a.sr = sr; a.sc = sc; a.n = n; a.k = 1;
-    a.y = y; a.ys0 = 1; a.coef = coef; a.v = hess ? v : NULL;
+    a.X = X; a.sr = sr; a.sc = sc; a.n = n; a.k = k;
+    a.y = y; a.ys0 = 1; a.lab = lab; a.ls = 1; a.coef = coef; a.v = hess ? v : NULL;
     a.loss = loss; a.hess = hess; a.want_grad = 1;
     a.path = path; a.stream = stream; a.block_rows = block_rows;
     double acc = 0.0;

@@ -4,7 +4,7 @@ machine's read, by the kernel's arithmetic, or by how the two overlap?
     python tools/kernel_floor.py [--cases 4000000x8:C:f64:logistic ...] [--rounds 7]
 
 For each case (m x n, layout C or F, f64 or f32, loss squared / logistic /
-hessp), in one process, 1 thread, round-robin over the rounds:
+hessp / multinomialK with K classes), in one process, 1 thread, round-robin over the rounds:
 
 - read: a C loop that streams X and y once (8 independent sums a line): the
   bytes any one-pass kernel must bring from memory (y is 1/n of X's bytes,
@@ -13,8 +13,8 @@ hessp), in one process, 1 thread, round-robin over the rounds:
   here into a shared library from tools/kernel_floor.c) over all rows in the
   package's planned chunks, with the package's plan (path, stream flags,
   block rows: fastgrad._plan.plan_dense), no Python or reduction around it;
-- in cache: the same kernel on a slice of 256 KiB of X, called until it has
-  done m rows: its arithmetic alone, no memory traffic;
+- in cache: the same kernel on a slice of 256 KiB of X (multinomial: half of
+  L2), called until it has done m rows: its arithmetic alone, no memory traffic;
 - package: fastgrad.value_and_grad (or hessp) on the same arrays.
 
 Prints medians and each as a multiple of the read; kernel / max(read, in
@@ -65,7 +65,7 @@ def build():
     L.kf_read.restype = ctypes.c_double
     L.kf_read.argtypes = [P, I, P, I]
     L.kf_run.restype = ctypes.c_double
-    L.kf_run.argtypes = [P, I, I, I, I, D, P, P, P, D, D, D, D, I, I, P, P]
+    L.kf_run.argtypes = [P, I, I, I, I, D, P, P, P, D, D, D, D, I, I, P, P, I, P]
     return L, isa
 
 
@@ -90,26 +90,37 @@ def run_case(L, spec, rounds):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((m, n)).astype(dt)
     X = np.asfortranarray(X) if order == "F" else X
-    y = (rng.standard_normal(m) > 0).astype(dt) if kind != "squared" else \
-        rng.standard_normal(m).astype(dt)
-    c = (rng.standard_normal(n) / np.sqrt(n)).astype(dt)
-    v = np.linspace(-1, 1, n).astype(dt)
-    loss = _plan.Loss.SQUARED if kind == "squared" else _plan.Loss.LOGISTIC
+    # multinomialK: K classes, y as integer labels (the kernel's lab)
+    K = int(kind[len("multinomial"):]) if kind.startswith("multinomial") else 1
+    if K > 1:
+        y = rng.integers(0, K, m).astype(np.intp)
+    else:
+        y = (rng.standard_normal(m) > 0).astype(dt) if kind != "squared" else \
+            rng.standard_normal(m).astype(dt)
+    c = (rng.standard_normal((n, K) if K > 1 else n) / np.sqrt(n)).astype(dt)
+    v = np.linspace(-1, 1, c.size).astype(dt).reshape(c.shape)
+    loss = _plan.Loss.SQUARED if kind == "squared" else \
+        _plan.Loss.MULTINOMIAL if K > 1 else _plan.Loss.LOGISTIC
     mode = _plan.Mode.HESSP if kind == "hessp" else _plan.Mode.GRAD
     isz = X.itemsize
     sr, sc = X.strides[0] // isz, X.strides[1] // isz
-    g = np.zeros(n + 1)
+    g = np.zeros(n * K + K)
     work = np.zeros(1 << 17)
     rows = max(64, SLICE_BYTES // (n * isz)) // 8 * 8
+    if K > 1:
+        # the multinomial kernel's per-call set-up (coef transposed into its
+        # tiles, g^T added back) is ~1,000 times a row's work: half of L2, so
+        # that the slice's calls time the rows, not the set-up
+        rows = max(rows, _plan.L2 // 2 // (n * isz) // 8 * 8)
     Xs = np.array(X[:rows], order=order)
 
     def kernel(A, mm, reps=1):
-        p = _plan.plan_dense(mm, n, 1, isz, A.strides[0] // isz, A.strides[1] // isz,
+        p = _plan.plan_dense(mm, n, K, isz, A.strides[0] // isz, A.strides[1] // isz,
                              loss, mode, False, 1)
         args = (A.ctypes.data, mm, n, A.strides[0] // isz, A.strides[1] // isz, isz == 4,
                 y.ctypes.data, c.ctypes.data, v.ctypes.data, int(loss), int(mode == 2),
                 int(p.path), int(p.stream), int(p.block_rows), int(p.chunk_rows),
-                g.ctypes.data, work.ctypes.data)
+                g.ctypes.data, work.ctypes.data, K, y.ctypes.data if K > 1 else None)
 
         def f():
             for _ in range(reps):
@@ -119,10 +130,15 @@ def run_case(L, spec, rounds):
     full, p = kernel(X, m)
     small, _ = kernel(Xs, rows, reps=max(1, m // rows))
     xd = X.reshape(-1, order="A").view(np.float64)   # the bytes of X, as doubles
-    yd = y.view(np.float64) if isz == 8 else y[: len(y) // 2 * 2].view(np.float64)
+    # y's bytes, as doubles (labels: as many doubles as labels, not their bits as doubles)
+    yd = y.astype(np.float64) if K > 1 else y.view(np.float64) if isz == 8 else \
+        y[: len(y) // 2 * 2].view(np.float64)
     read = lambda: L.kf_read(xd.ctypes.data, xd.size, yd.ctypes.data, yd.size)  # noqa: E731
     assert np.isclose(read(), xd.sum() + yd.sum(), rtol=1e-6, atol=1e-3 * np.sqrt(xd.size))
-    if kind == "hessp":
+    if K > 1:
+        pkg = lambda: fastgrad.value_and_grad(X, y, c, loss="multinomial",  # noqa: E731
+                                              n_threads=1)
+    elif kind == "hessp":
         pkg = lambda: fastgrad.hessp(X, y, c, v, loss="logistic", n_threads=1)  # noqa: E731
     else:
         pkg = lambda: fastgrad.value_and_grad(X, y, c, loss=kind, n_threads=1)  # noqa: E731
