@@ -932,9 +932,9 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
  * memory (where f32 K = 10 is 1.04-1.05x the burst's time, and 1.17x with no
  * prefetch).  Finishing early (lines x 1.3, 1.7) 50-54, late (x 0.9) 54-57,
  * every other line only (for the adjacent-line prefetcher to bring the other)
- * 63-65.  F-ordered blocks (a run a column, instead of
- * mn8_tr's prefetch) measured 0.93-1.04x: not taken.  The block is runs of len
- * bytes stride apart: one run when its rows are back to back, else a run a row. */
+ * 63-65.  F-ordered blocks (a run a column, instead of mn8_tr's prefetch)
+ * measured 0.93-1.04x: not taken.  The block is runs of len bytes stride apart:
+ * one run when its rows are back to back, else a run a row. */
 typedef struct {
     const char *p, *end;   /* the next line; the end of its run */
     int64_t left, per;     /* multiply-adds until the next line is due; per line */
@@ -1190,7 +1190,7 @@ FG_INLINE void FN(mn8_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *
 }
 
 /* z^T of 8 rows, all kk classes: tiles of 3 classes (then 2 or 1), each
- * advancing the prefetch cursor pc */
+ * advancing the prefetch cursor pc (or NULL) */
 FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *ct,
                           ptrdiff_t np, const double *cv, ptrdiff_t kk, double *zo,
                           ptrdiff_t ldz, fg_mn8_pf *pc)
@@ -1245,7 +1245,7 @@ FG_INLINE void FN(mn8_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *
     } while (0)
 
 /* g^T += d^T X_b: tiles of 6 classes (then 5 to 1) x vectors of features, each
- * advancing the prefetch cursor pc */
+ * advancing the prefetch cursor pc (or NULL) */
 FG_INLINE void FN(mn8_gs)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t n,
                           const double *dt, ptrdiff_t ldd, ptrdiff_t k, double *gt, ptrdiff_t np,
                           fg_mn8_pf *pc)
