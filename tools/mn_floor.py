@@ -12,8 +12,11 @@ count; min over the rounds):
            Z = X @ coef and G = X^T @ D (D a stored (m, K) array): 2 m n K
            multiply-adds in two passes over X, no softmax
   fg       fastgrad.value_and_grad (loss="multinomial", reduction="sum")
-  fg_l2    the same call on 2,000 rows (16 % of an L2 of 2 MiB) repeated to cover m:
-           the kernel's time with no memory traffic (tools/compute_floor.py's idea)
+  fg_l2    the same call on 2,000 rows (1.6 MB of f64, 76 % of an L2 of 2 MiB) repeated
+           to cover m: the kernel's time with no memory traffic (tools/compute_floor.py's
+           idea), plus each call's checks and set-up (about 20 us, 5 ms over the 250
+           calls at K = 10); tools/kernel_floor.py's multinomialK cases time the kernel
+           alone
   roofline max(read, 2 m n K / the GEMM rate of a square 1000 x 1000 product):
            what `python -m fastgrad bench --roofline` divides by
 
