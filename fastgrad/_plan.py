@@ -455,7 +455,8 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
     first = min(per, nrows) * rowbytes
     if loss == Loss.MULTINOMIAL and vec:
         path = Path.MULTINOMIAL
-        if _isa() == "avx512":
+        if _isa() in ("avx512", "avx2"):
+            wide = _isa() == "avx512"
             block_rows = mn_block(rowbytes, itemsize, layout)
             # rows read in place from memory (the row paths' rule): the block two
             # ahead prefetched through each block's tiles (rows_mn8's cursor; Xeon,
@@ -471,9 +472,12 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                       f" ({MN_F_SEGMENT} bytes of each column)")
                    + (", copied into a buffer of rows" if layout not in ("C", "rows") or rows
                       else "")
-                   + ", z for 8 rows x 3 classes a tile (8 doubles of features a "
-                   "vector), the softmax vectorised over the rows, then g^T += d^T X_b in "
-                   "tiles of 6 classes x 4 vectors"
+                   + (", z for 8 rows x 3 classes a tile (8 doubles of features a "
+                      "vector), the softmax vectorised over the rows, then g^T += d^T X_b "
+                      "in tiles of 6 classes x 4 vectors" if wide else
+                      ", z for 4 rows a tile (groups of 4 classes a vector, the other "
+                      "classes along the features), the softmax vectorised over the rows, "
+                      "then g^T += d^T X_b in tiles of 4 classes x 3 vectors")
                    + (f"; chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from memory, "
                       "so each block's tiles prefetch the block two ahead" if stream else ""))
         else:

@@ -783,7 +783,8 @@ FG_INLINE void FN(mn_axpys)(const T *const *p, const ptrdiff_t xs, const fg_v4d 
     }
 }
 
-#if !(defined(__AVX512F__) && defined(__AVX512VL__))   /* there: rows_mn8 below */
+#if !(defined(__AVX512F__) && defined(__AVX512VL__)) && \
+    !(defined(__AVX2__) && defined(__FMA__))   /* there: rows_mn8, rows_mn4 below */
 FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                              double *FG_RESTRICT g, double *work)
 {
@@ -883,34 +884,9 @@ FG_PATH double FN(rows_mn)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
 #endif
 #endif
 
-/* ---- multinomial tiles at 8 doubles (the avx512 clone) ----------------------
- * Blocks of B rows (the plan's block_rows, a multiple of 8).  Per block, z
- * (and t = X v for hessp: v's classes after coef's) for 8 rows at a time:
- *   groups of 8 classes as vectors of classes (mn8_zb): x_r[f] broadcast times
- *      the 8 classes' coef at f, up to 3 groups x 8 rows = 24 accumulators, then
- *      one 8 x 8 transpose a group into z^T (classes x B);
- *   the classes past the last group (K mod 8) along the features (mn8_z):
- *      x_r[f..f+8) * coef^T[j][f..f+8), 8 rows x up to 3 classes, then one
- *      transpose-and-add gives the 8 rows' logits of a class as one vector;
- *   so no class is padded whatever K.  Then the softmax over the block,
- *   vectorised over the rows (pw_multi_blk), and g^T[j][f..] += d[r][j] x_r[f..]
- *   in tiles of up to 6 classes x up to 8 vectors of features held in registers
- *   over the B rows (read again from L1; mn8_g).
- * Rows not read in place (F-ordered: 8 x 8 transposes, mn8_tr; strided or
- * rows=: copies) go to a buffer of B rows first.  The rows read in place are
- * prefetched into L2 FG_MN8_PFD blocks ahead, a line at a time at an even rate
- * over the block's multiply-adds (fg_mn8_pf), when the plan says they come from
- * memory (FG_STREAM_PREFETCH).  The last vector of a row is a
- * masked load (no read past it).  Measured against the alternatives in
- * tools/mn_floor.py's README row and the commit messages. */
-#if FG_HAVE_VECEXT && defined(__AVX512F__) && defined(__AVX512VL__)
-#ifndef FG_MN8_COMMON
-#define FG_MN8_COMMON
-#include <immintrin.h>
-#define FG_MN8_MAXB 256
-/* x kept in a register: GCC would otherwise fold its load into each FMA that
- * uses it (a load per FMA, the load ports then the limit) */
-#define FG_MN8_REG(x) __asm__("" : "+v"(x))
+#if FG_HAVE_VECEXT && !defined(FG_MNPF_COMMON)
+#define FG_MNPF_COMMON
+/* ---- the prefetch cursor of the multinomial tiles (rows_mn8, rows_mn4) ---- */
 /* the rows read in place are prefetched into L2 this many blocks ahead
  * (500,000 x 100 f64 C, CPU time, K = 10, when the prefetches were issued in a
  * burst by the first z tile: 1 block ahead into L1 64 ms, into L2 58-60, 2 or 4
@@ -984,6 +960,36 @@ FG_INLINE void fg_mn8_pf_init(fg_mn8_pf *c, const char *base, ptrdiff_t runs, pt
     if (c->per < 1) c->per = 1;
     c->left = c->per;
 }
+#endif
+
+/* ---- multinomial tiles at 8 doubles (the avx512 clone) ----------------------
+ * Blocks of B rows (the plan's block_rows, a multiple of 8).  Per block, z
+ * (and t = X v for hessp: v's classes after coef's) for 8 rows at a time:
+ *   groups of 8 classes as vectors of classes (mn8_zb): x_r[f] broadcast times
+ *      the 8 classes' coef at f, up to 3 groups x 8 rows = 24 accumulators, then
+ *      one 8 x 8 transpose a group into z^T (classes x B);
+ *   the classes past the last group (K mod 8) along the features (mn8_z):
+ *      x_r[f..f+8) * coef^T[j][f..f+8), 8 rows x up to 3 classes, then one
+ *      transpose-and-add gives the 8 rows' logits of a class as one vector;
+ *   so no class is padded whatever K.  Then the softmax over the block,
+ *   vectorised over the rows (pw_multi_blk), and g^T[j][f..] += d[r][j] x_r[f..]
+ *   in tiles of up to 6 classes x up to 8 vectors of features held in registers
+ *   over the B rows (read again from L1; mn8_g).
+ * Rows not read in place (F-ordered: 8 x 8 transposes, mn8_tr; strided or
+ * rows=: copies) go to a buffer of B rows first.  The rows read in place are
+ * prefetched into L2 FG_MN8_PFD blocks ahead, a line at a time at an even rate
+ * over the block's multiply-adds (fg_mn8_pf), when the plan says they come from
+ * memory (FG_STREAM_PREFETCH).  The last vector of a row is a
+ * masked load (no read past it).  Measured against the alternatives in
+ * tools/mn_floor.py's README row and the commit messages. */
+#if FG_HAVE_VECEXT && defined(__AVX512F__) && defined(__AVX512VL__)
+#ifndef FG_MN8_COMMON
+#define FG_MN8_COMMON
+#include <immintrin.h>
+#define FG_MN8_MAXB 256
+/* x kept in a register: GCC would otherwise fold its load into each FMA that
+ * uses it (a load per FMA, the load ports then the limit) */
+#define FG_MN8_REG(x) __asm__("" : "+v"(x))
 /* v[r] = the sum of the 8 lanes of a[r], r < 8 */
 FG_INLINE __m512d fg_hsum8x8(const __m512d *a)
 {
@@ -1344,7 +1350,7 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         }
         /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by
          * the tiles through this block */
-        fg_mn8_pf pc;
+        fg_mn8_pf pc = {0};   /* set when ahead; zeroed for the compiler */
         const int ahead = (a->stream & FG_STREAM_PREFETCH) && direct && x0 != xb &&
                           i + (FG_MN8_PFD + 1) * B <= r1;
         if (ahead) {
@@ -1387,6 +1393,438 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     return acc;
 }
 #define FG_HAVE_MN8 1
+#endif
+
+/* ---- multinomial tiles at 4 doubles (the avx2 clone) -------------------------
+ * rows_mn8's plan at the width of AVX2 and its 16 vector registers: blocks of
+ * B rows (the plan's block_rows, a multiple of 8); per block, z^T (and t = X v
+ * for hessp) 4 rows at a time: groups of 4 classes as vectors (x_r[f]
+ * broadcast times the group's coef at f, 2 groups x 4 rows = 8 accumulators,
+ * then a 4 x 4 transpose a group; mn4_zb), the classes past the last group
+ * along the features (x_r[f..f+4) * coef^T[j][f..f+4), 4 rows x up to 2
+ * classes, then a transpose-and-add a class; mn4_z), so no class is padded; the
+ * softmax vectorised over the rows (pw_multi_blk); g^T[j][f..] += d[r][j]
+ * x_r[f..] in tiles of up to 4 classes x 3 vectors held in registers over the B
+ * rows, read again from L1 (mn4_g).  Rows not read in place (F-ordered: 4 x
+ * 4 transposes, mn4_tr; strided or rows=: copies) go to a buffer of B rows
+ * first.  The rows read in place from memory are prefetched FG_MN8_PFD blocks
+ * ahead at an even rate over the block's multiply-adds (fg_mn8_pf).  It
+ * replaced a loop of 4 rows a step with the classes as padded vectors and the
+ * softmax a row at a time: AMD EPYC Zen 3 (L2 512 KiB), 500,000 x 100 f64 C,
+ * 1 thread, see _plan.MN_BLOCK_BYTES for the figures. */
+#if FG_HAVE_VECEXT && defined(__AVX2__) && defined(__FMA__) && \
+    !(defined(__AVX512F__) && defined(__AVX512VL__))
+#ifndef FG_MN4_COMMON
+#define FG_MN4_COMMON
+#include <immintrin.h>
+#define FG_MN4_MAXB 256
+#ifndef FG_MN4_ZJ
+#define FG_MN4_ZJ 2
+#endif
+/* the g tiles: 4 classes x 3 vectors of features (12 accumulators, 3 x vectors
+ * and a broadcast: the 16 registers); 500,000 x 100 f64 C, K = 10 and 32, side
+ * by side: 0.94-0.96x the time of 3 x 3, and 3 x 3 0.95-0.99x that of 2 x 4 */
+#ifndef FG_MN4_GJ
+#define FG_MN4_GJ 4
+#define FG_MN4_GF 3
+#endif
+#ifndef FG_MN4_ZV
+#define FG_MN4_ZV 2
+#endif
+#ifndef FG_MN4_ZB_MIN
+#define FG_MN4_ZB_MIN 4
+#endif
+/* x kept in a register (as FG_MN8_REG) */
+#define FG_MN4_REG(x) __asm__("" : "+x"(x))
+/* the lanes below t (1 to 3) of 4 doubles / 4 floats */
+FG_INLINE __m256i fg_mn4_mask64(int t)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(t), _mm256_setr_epi64x(0, 1, 2, 3));
+}
+/* [sum a[0], sum a[1], sum a[2], sum a[3]] */
+FG_INLINE __m256d fg_hsum4x4(const __m256d *a)
+{
+    const __m256d t0 = _mm256_hadd_pd(a[0], a[1]), t1 = _mm256_hadd_pd(a[2], a[3]);
+    return _mm256_add_pd(_mm256_permute2f128_pd(t0, t1, 0x20),
+                         _mm256_permute2f128_pd(t0, t1, 0x31));
+}
+#endif
+
+FG_INLINE __m256d FN(mn4_ld)(const T *p)
+{
+    if (sizeof(T) == 8) return _mm256_loadu_pd((const double *)(const void *)p);
+    return _mm256_cvtps_pd(_mm_loadu_ps((const float *)(const void *)p));
+}
+/* the first t (1 to 3) elements, the others 0; m = fg_mn4_mask64(t) */
+FG_INLINE __m256d FN(mn4_ldm)(const T *p, __m256i m)
+{
+    if (sizeof(T) == 8) return _mm256_maskload_pd((const double *)(const void *)p, m);
+    /* the low 32 bits of each 64-bit lane of m, as 4 lanes of 32 */
+    const __m128i m32 = _mm256_castsi256_si128(
+        _mm256_permutevar8x32_epi32(m, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6)));
+    return _mm256_cvtps_pd(_mm_maskload_ps((const float *)(const void *)p, m32));
+}
+
+/* zo[j * ldz + r] = x_r . ct[j * np ...], r < 4, j < MJ (ct padded with 0 to np),
+ * x_r = x0 + r ss; the prefetch cursor pc (or NULL) advanced a step at a time */
+FG_INLINE void FN(mn4_z)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT ct,
+                         ptrdiff_t np, const int MJ, double *FG_RESTRICT zo, ptrdiff_t ldz,
+                         fg_mn8_pf *pc)
+{
+    fg_mn8_pf pf;
+    if (pc) pf = *pc;
+    __m256d acc[3][4];
+    for (int j = 0; j < MJ; j++)
+        for (int r = 0; r < 4; r++) acc[j][r] = _mm256_setzero_pd();
+    const T *p0 = x0, *p1 = x0 + ss, *p2 = x0 + 2 * ss, *p3 = x0 + 3 * ss;
+    const ptrdiff_t nf = n & ~(ptrdiff_t)3;
+    for (ptrdiff_t f = 0; f < nf; f += 4) {
+        __m256d c[3];
+        for (int j = 0; j < MJ; j++) c[j] = _mm256_load_pd(ct + j * np + f);
+        __m256d x = FN(mn4_ld)(p0 + f);
+        FG_MN4_REG(x);
+        for (int j = 0; j < MJ; j++) acc[j][0] = _mm256_fmadd_pd(x, c[j], acc[j][0]);
+        x = FN(mn4_ld)(p1 + f);
+        FG_MN4_REG(x);
+        for (int j = 0; j < MJ; j++) acc[j][1] = _mm256_fmadd_pd(x, c[j], acc[j][1]);
+        x = FN(mn4_ld)(p2 + f);
+        FG_MN4_REG(x);
+        for (int j = 0; j < MJ; j++) acc[j][2] = _mm256_fmadd_pd(x, c[j], acc[j][2]);
+        x = FN(mn4_ld)(p3 + f);
+        FG_MN4_REG(x);
+        for (int j = 0; j < MJ; j++) acc[j][3] = _mm256_fmadd_pd(x, c[j], acc[j][3]);
+        if (pc) fg_mn8_pf_take(&pf, 4 * MJ);
+    }
+    if (nf < n) {
+        const __m256i m = fg_mn4_mask64((int)(n - nf));
+        __m256d c[3];
+        for (int j = 0; j < MJ; j++) c[j] = _mm256_load_pd(ct + j * np + nf);
+        const T *pr[4] = {p0, p1, p2, p3};
+        for (int r = 0; r < 4; r++) {
+            const __m256d x = FN(mn4_ldm)(pr[r] + nf, m);
+            for (int j = 0; j < MJ; j++) acc[j][r] = _mm256_fmadd_pd(x, c[j], acc[j][r]);
+        }
+        if (pc) fg_mn8_pf_take(&pf, 4 * MJ);
+    }
+    for (int j = 0; j < MJ; j++) _mm256_storeu_pd(zo + j * ldz, fg_hsum4x4(acc[j]));
+    if (pc) *pc = pf;
+}
+
+/* gt[j * np + f0 + 4 q ...] += sum_{r < nb} dt[j * ldd + r] x_r[f0 + 4 q ...], j < MJ,
+ * q < NF, x_r = x0 + r ss; the last vector's load masked by ml when MASKED
+ * (the row's last vector, short); the prefetch cursor pc (or NULL) advanced a
+ * row at a time */
+FG_INLINE void FN(mn4_g)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t f0, const int MASKED,
+                         __m256i ml, const double *FG_RESTRICT dt, ptrdiff_t ldd,
+                         const int MJ, const int NF, double *FG_RESTRICT gt, ptrdiff_t np,
+                         fg_mn8_pf *pc)
+{
+    fg_mn8_pf pf;
+    if (pc) pf = *pc;
+    __m256d acc[4][6];
+    for (int j = 0; j < MJ; j++)
+        for (int q = 0; q < NF; q++) acc[j][q] = _mm256_load_pd(gt + j * np + f0 + 4 * q);
+    const T *pr = x0 + f0;
+    for (ptrdiff_t r = 0; r < nb; r++, pr += ss) {
+        __m256d x[6];
+        for (int q = 0; q < NF - 1; q++) {
+            x[q] = FN(mn4_ld)(pr + 4 * q);
+            FG_MN4_REG(x[q]);
+        }
+        x[NF - 1] = MASKED ? FN(mn4_ldm)(pr + 4 * (NF - 1), ml) : FN(mn4_ld)(pr + 4 * (NF - 1));
+        FG_MN4_REG(x[NF - 1]);
+        for (int j = 0; j < MJ; j++) {
+            const __m256d dj = _mm256_broadcast_sd(dt + j * ldd + r);
+            for (int q = 0; q < NF; q++) acc[j][q] = _mm256_fmadd_pd(x[q], dj, acc[j][q]);
+        }
+        if (pc) fg_mn8_pf_take(&pf, MJ * NF);
+    }
+    for (int j = 0; j < MJ; j++)
+        for (int q = 0; q < NF; q++) _mm256_store_pd(gt + j * np + f0 + 4 * q, acc[j][q]);
+    if (pc) *pc = pf;
+}
+
+/* xb[r * np + f] = xs[r + f * sc], r < nb (a multiple of 4), f < n: 4 x 4
+ * blocks transposed in registers (float32 through doubles, exactly); the same
+ * columns po bytes further prefetched, a line every 8 rows of a column */
+FG_INLINE void FN(mn4_tr)(const T *xs, ptrdiff_t sc, ptrdiff_t n, ptrdiff_t nb, T *xb,
+                          ptrdiff_t np, ptrdiff_t po)
+{
+    const ptrdiff_t n4 = n & ~(ptrdiff_t)3;
+    for (ptrdiff_t f = 0; f < n4; f += 4) {
+        const T *c = xs + f * sc;
+        for (ptrdiff_t r = 0; r < nb; r += 4) {
+            __m256d a[4];
+            for (int q = 0; q < 4; q++) {
+                a[q] = FN(mn4_ld)(c + q * sc + r);
+                if (po && (r & 7) == 0) FG_PREFETCH_L2((const char *)(c + q * sc + r) + po);
+            }
+            /* a[q][l] = x(r + l, f + q) -> o[l][q] */
+            const __m256d u0 = _mm256_unpacklo_pd(a[0], a[1]), u1 = _mm256_unpackhi_pd(a[0], a[1]);
+            const __m256d u2 = _mm256_unpacklo_pd(a[2], a[3]), u3 = _mm256_unpackhi_pd(a[2], a[3]);
+            __m256d o[4];
+            o[0] = _mm256_permute2f128_pd(u0, u2, 0x20);
+            o[1] = _mm256_permute2f128_pd(u1, u3, 0x20);
+            o[2] = _mm256_permute2f128_pd(u0, u2, 0x31);
+            o[3] = _mm256_permute2f128_pd(u1, u3, 0x31);
+            T *d = xb + r * np + f;
+            for (int l = 0; l < 4; l++) {
+                if (sizeof(T) == 8) _mm256_storeu_pd((double *)(void *)(d + l * np), o[l]);
+                else _mm_storeu_ps((float *)(void *)(d + l * np), _mm256_cvtpd_ps(o[l]));
+            }
+        }
+    }
+    for (ptrdiff_t f = n4; f < n; f++)
+        for (ptrdiff_t r = 0; r < nb; r++) xb[r * np + f] = xs[r + f * sc];
+}
+
+/* zo[(4 v + l) * ldz + r] = x_r . cv[v][.][l], r, l < 4, v < V: z of 4 rows for V
+ * groups of 4 classes, a vector of 4 classes a row (x_r[f] broadcast, cv[v][f]
+ * the 4 classes' coef at f), 4 V accumulators; then a 4 x 4 transpose a group.
+ * The prefetch cursor pc (or NULL) advanced every 4 features. */
+FG_INLINE void FN(mn4_zb)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *FG_RESTRICT cv,
+                          const int V, double *FG_RESTRICT zo, ptrdiff_t ldz, fg_mn8_pf *pc)
+{
+    fg_mn8_pf pf;
+    if (pc) pf = *pc;
+    __m256d acc[FG_MN4_ZV][4];
+    for (int v = 0; v < V; v++)
+        for (int r = 0; r < 4; r++) acc[v][r] = _mm256_setzero_pd();
+    const T *p0 = x0, *p1 = x0 + ss, *p2 = x0 + 2 * ss, *p3 = x0 + 3 * ss;
+    const ptrdiff_t vs = 4 * n;   /* doubles between two groups of cv */
+    ptrdiff_t f = 0;
+#define FG_MN4_ZB_STEP()                                                                \
+    do {                                                                                \
+        __m256d c[FG_MN4_ZV];                                                           \
+        for (int v = 0; v < V; v++) c[v] = _mm256_load_pd(cv + v * vs + 4 * f);         \
+        __m256d x = _mm256_set1_pd((double)p0[f]);                                      \
+        for (int v = 0; v < V; v++) acc[v][0] = _mm256_fmadd_pd(x, c[v], acc[v][0]);    \
+        x = _mm256_set1_pd((double)p1[f]);                                              \
+        for (int v = 0; v < V; v++) acc[v][1] = _mm256_fmadd_pd(x, c[v], acc[v][1]);    \
+        x = _mm256_set1_pd((double)p2[f]);                                              \
+        for (int v = 0; v < V; v++) acc[v][2] = _mm256_fmadd_pd(x, c[v], acc[v][2]);    \
+        x = _mm256_set1_pd((double)p3[f]);                                              \
+        for (int v = 0; v < V; v++) acc[v][3] = _mm256_fmadd_pd(x, c[v], acc[v][3]);    \
+        f++;                                                                            \
+    } while (0)
+    for (; f + 4 <= n;) {
+        for (int u = 0; u < 4; u++) FG_MN4_ZB_STEP();
+        if (pc) fg_mn8_pf_take(&pf, 16 * V);
+    }
+    for (; f < n;) FG_MN4_ZB_STEP();
+    if (pc) fg_mn8_pf_take(&pf, 4 * V * (n & 3));
+#undef FG_MN4_ZB_STEP
+    for (int v = 0; v < V; v++) {
+        /* acc[v][r][l] -> o[l][r] */
+        const __m256d u0 = _mm256_unpacklo_pd(acc[v][0], acc[v][1]);
+        const __m256d u1 = _mm256_unpackhi_pd(acc[v][0], acc[v][1]);
+        const __m256d u2 = _mm256_unpacklo_pd(acc[v][2], acc[v][3]);
+        const __m256d u3 = _mm256_unpackhi_pd(acc[v][2], acc[v][3]);
+        double *z = zo + 4 * v * ldz;
+        _mm256_storeu_pd(z, _mm256_permute2f128_pd(u0, u2, 0x20));
+        _mm256_storeu_pd(z + ldz, _mm256_permute2f128_pd(u1, u3, 0x20));
+        _mm256_storeu_pd(z + 2 * ldz, _mm256_permute2f128_pd(u0, u2, 0x31));
+        _mm256_storeu_pd(z + 3 * ldz, _mm256_permute2f128_pd(u1, u3, 0x31));
+    }
+    if (pc) *pc = pf;
+}
+
+/* z^T of 4 rows, all kk classes: groups of 4 classes as vectors (mn4_zb, up to
+ * FG_MN4_ZV groups a tile), the classes past the last group along the
+ * features (mn4_z, tiles of at most FG_MN4_ZJ classes, balanced) */
+FG_INLINE void FN(mn4_zs)(const T *x0, ptrdiff_t ss, ptrdiff_t n, const double *ct,
+                          ptrdiff_t np, const double *cv, ptrdiff_t kk, double *zo,
+                          ptrdiff_t ldz, fg_mn8_pf *pc)
+{
+    const ptrdiff_t ng = kk >= FG_MN4_ZB_MIN ? kk / 4 : 0;
+    for (ptrdiff_t v = 0; v < ng; v += FG_MN4_ZV) {
+        const int V = ng - v >= FG_MN4_ZV ? FG_MN4_ZV : (int)(ng - v);
+        const double *c = cv + v * 4 * n;
+        double *z = zo + 4 * v * ldz;
+        if (V == FG_MN4_ZV) FN(mn4_zb)(x0, ss, n, c, FG_MN4_ZV, z, ldz, pc);
+        else if (V == 2) FN(mn4_zb)(x0, ss, n, c, 2, z, ldz, pc);
+        else FN(mn4_zb)(x0, ss, n, c, 1, z, ldz, pc);
+    }
+    const ptrdiff_t k0 = 4 * ng, kr = kk - k0;
+    zo += k0 * ldz;
+    ct += k0 * np;
+    const ptrdiff_t nt = (kr + FG_MN4_ZJ - 1) / FG_MN4_ZJ;
+    ptrdiff_t j = 0;
+    for (ptrdiff_t t = 0; t < nt; t++) {
+        const ptrdiff_t mj = (kr * (t + 1)) / nt - (kr * t) / nt;
+        if (mj == 3) FN(mn4_z)(x0, ss, n, ct + j * np, np, 3, zo + j * ldz, ldz, pc);
+        else if (mj == 2) FN(mn4_z)(x0, ss, n, ct + j * np, np, 2, zo + j * ldz, ldz, pc);
+        else FN(mn4_z)(x0, ss, n, ct + j * np, np, 1, zo + j * ldz, ldz, pc);
+        j += mj;
+    }
+}
+
+/* MJ classes over vectors [q, q + nf) of features, nf <= NFMAX <= 6; the last
+ * of the row masked when short */
+#define FG_MN4_GM(MJ, NF)                                                                \
+    do {                                                                                 \
+        if (q + nf == nvec && tail < 4)                                                  \
+            FN(mn4_g)(x0, ss, nb, 4 * q, 1, ml, dt + j * ldd, ldd, MJ, NF, gt + j * np, np, pc); \
+        else                                                                             \
+            FN(mn4_g)(x0, ss, nb, 4 * q, 0, ml, dt + j * ldd, ldd, MJ, NF, gt + j * np, np, pc); \
+    } while (0)
+#define FG_MN4_GC(MJ, NFMAX, NF)                                                         \
+    case NF:                                                                             \
+        if (NF <= NFMAX) FG_MN4_GM(MJ, NF <= NFMAX ? NF : 1);                            \
+        break;
+/* MJ classes over all nvec vectors: tiles of at most NFMAX vectors, balanced */
+#define FG_MN4_G(MJ, NFMAX)                                                              \
+    do {                                                                                 \
+        const ptrdiff_t nt = (nvec + NFMAX - 1) / NFMAX;                                 \
+        ptrdiff_t q = 0;                                                                 \
+        for (ptrdiff_t t = 0; t < nt; t++) {                                             \
+            const ptrdiff_t nf = (nvec * (t + 1)) / nt - (nvec * t) / nt;                \
+            switch (nf) {                                                                \
+            FG_MN4_GC(MJ, NFMAX, 6) FG_MN4_GC(MJ, NFMAX, 5) FG_MN4_GC(MJ, NFMAX, 4)      \
+            FG_MN4_GC(MJ, NFMAX, 3) FG_MN4_GC(MJ, NFMAX, 2)                              \
+            default: FG_MN4_GM(MJ, 1);                                                   \
+            }                                                                            \
+            q += nf;                                                                     \
+        }                                                                                \
+    } while (0)
+
+/* g^T += d^T X_b: tiles of FG_MN4_GJ classes x FG_MN4_GF vectors of features,
+ * then 3 x 3, 2 x 4 or 1 x 6 */
+FG_INLINE void FN(mn4_gs)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t n,
+                          const double *dt, ptrdiff_t ldd, ptrdiff_t k, double *gt, ptrdiff_t np,
+                          fg_mn8_pf *pc)
+{
+    const ptrdiff_t nvec = (n + 3) / 4;
+    const int tail = (int)(n - 4 * (nvec - 1));
+    const __m256i ml = fg_mn4_mask64(tail & 3);
+    ptrdiff_t j = 0;
+    for (; j + FG_MN4_GJ <= k; j += FG_MN4_GJ) FG_MN4_G(FG_MN4_GJ, FG_MN4_GF);
+    if (k - j == 3) FG_MN4_G(3, 3);
+    else if (k - j == 2) FG_MN4_G(2, 4);
+    else if (k - j == 1) FG_MN4_G(1, 6);
+}
+#undef FG_MN4_G
+#undef FG_MN4_GC
+#undef FG_MN4_GM
+
+FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                            double *FG_RESTRICT g, double *work)
+{
+    const ptrdiff_t n = a->n, k = a->k, np = (n + 7) & ~(ptrdiff_t)7;
+    const int mode = fg_mode(a);
+    const ptrdiff_t kk = mode == FG_MODE_HESSP ? 2 * k : k;
+    ptrdiff_t B = a->block_rows & ~(ptrdiff_t)7;
+    B = B < 8 ? 8 : (B > FG_MN4_MAXB ? FG_MN4_MAXB : B);
+    const ptrdiff_t *rows = a->rows;
+    const ptrdiff_t sr = a->sr, sc = a->sc;
+    const T *X = (const T *)a->X;
+    /* work (fg_work_size, the layout of rows_mn8's): ct kk np | gt k np | zt kk B |
+     * dt k B | yt k B | w B | sc 5 B | ic kk | lab B | xb B np (T) */
+    double *ct = (double *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
+    double *gt = ct + kk * np, *zt = gt + k * np, *dt = zt + kk * B, *yt = dt + k * B;
+    double *wb = yt + k * B, *scr = wb + B, *ic = scr + 5 * B;
+    ptrdiff_t *lb = (ptrdiff_t *)(ic + ((kk + 7) & ~(ptrdiff_t)7));
+    T *xb = (T *)(lb + B);
+    const T *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
+    for (ptrdiff_t j = 0; j < kk; j++) {
+        const T *src = j < k ? coef + j : v + (j - k);
+        for (ptrdiff_t f = 0; f < n; f++) ct[j * np + f] = (double)src[f * k];
+        for (ptrdiff_t f = n; f < np; f++) ct[j * np + f] = 0.0;
+        ic[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : (vicpt ? (double)vicpt[j - k] : 0.0);
+    }
+    /* cv[g][f][l]: coef of class 4 g + l at feature f, groups of 4 classes */
+    double *cv = (double *)(((uintptr_t)(xb + B * np) + 63) & ~(uintptr_t)63);
+    for (ptrdiff_t j = 0; j < (kk & ~(ptrdiff_t)3); j++)
+        for (ptrdiff_t f = 0; f < n; f++) cv[(j / 4) * 4 * n + f * 4 + (j & 3)] = ct[j * np + f];
+    if (mode != FG_MODE_VALUE) memset(gt, 0, (size_t)(k * np) * sizeof(double));
+    const int need_y = mode != FG_MODE_HESSP && !a->lab;
+    /* rows read in place: contiguous, evenly strided; else copied to xb */
+    const int direct = sc == 1 && !rows;
+    /* a full block's vector multiply-adds (z, then g, as mn4_zs and mn4_gs):
+     * what the prefetch is spread over */
+    const ptrdiff_t nfv = (n + 3) / 4;
+    const ptrdiff_t ng = kk >= FG_MN4_ZB_MIN ? kk / 4 : 0;
+    const double nfma = (double)B * (double)(ng * n + (kk - 4 * ng) * nfv +
+                                             (mode == FG_MODE_VALUE ? 0 : k * nfv));
+    double *gi = g + n * k;
+    double acc = 0.0;
+    for (ptrdiff_t i = r0; i < r1; i += B) {
+        const ptrdiff_t nb = r1 - i < B ? r1 - i : B, nv = (nb + 7) & ~(ptrdiff_t)7;
+        const T *x0;
+        ptrdiff_t ss;
+        if (direct && nb == nv) {
+            x0 = X + i * sr;
+            ss = sr;
+        } else {
+            /* gathered, strided, F-ordered (a transpose of the block) or the
+             * last rows of the chunk: copied, the rows past nb zero */
+            if (sr == 1 && !rows && nb == nv)
+                FN(mn4_tr)(X + i, sc, n, nb, xb, np,
+                           i + (FG_MN8_PFD + 1) * B <= r1 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0);
+            else
+                for (ptrdiff_t r = 0; r < nb; r++) {
+                    const T *src = X + (rows ? rows[i + r] : i + r) * sr;
+                    T *dst = xb + r * np;
+                    if (sc == 1) memcpy(dst, src, (size_t)n * sizeof(T));
+                    else for (ptrdiff_t f = 0; f < n; f++) dst[f] = src[f * sc];
+                }
+            if (nv > nb) memset(xb + nb * np, 0, (size_t)((nv - nb) * np) * sizeof(T));
+            x0 = xb;
+            ss = np;
+        }
+        for (ptrdiff_t r = 0; r < nv; r++) {
+            const ptrdiff_t row = rows ? rows[i + (r < nb ? r : 0)] : i + (r < nb ? r : 0);
+            wb[r] = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
+            if (mode != FG_MODE_HESSP && a->lab) lb[r] = a->lab[row * a->ls];
+            if (need_y) {
+                const T *y = (const T *)a->y + row * a->ys0;
+                for (ptrdiff_t j = 0; j < k; j++) yt[j * B + r] = (double)y[j * a->ys1];
+            }
+        }
+        /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by
+         * the tiles through this block */
+        fg_mn8_pf pc = {0};   /* set when ahead; zeroed for the compiler */
+        const int ahead = (a->stream & FG_STREAM_PREFETCH) && direct && x0 != xb &&
+                          i + (FG_MN8_PFD + 1) * B <= r1;
+        if (ahead) {
+            const char *ah = (const char *)(X + (i + FG_MN8_PFD * B) * sr);
+            const ptrdiff_t rb = n * (ptrdiff_t)sizeof(T), st = sr * (ptrdiff_t)sizeof(T);
+            if (st - rb < 64)   /* rows (nearly) back to back: one run */
+                fg_mn8_pf_init(&pc, ah, 1, 0, (B - 1) * st + rb, nfma);
+            else
+                fg_mn8_pf_init(&pc, ah, B, st, rb, nfma);
+        }
+        /* with the cursor, and without it (NULL, a constant: no counting) */
+        if (ahead)
+            for (ptrdiff_t r = 0; r < nv; r += 4)
+                FN(mn4_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, &pc);
+        else
+            for (ptrdiff_t r = 0; r < nv; r += 4)
+                FN(mn4_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, NULL);
+        if (mode == FG_MODE_HESSP)
+            pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
+        else if (mode == FG_MODE_VALUE)
+            acc += pw_multi_blk(1, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
+                                dt, scr);
+        else
+            acc += pw_multi_blk(0, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
+                                dt, scr);
+        if (mode == FG_MODE_VALUE) continue;
+        for (ptrdiff_t j = 0; j < k; j++) {
+            double s = 0.0;
+            for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
+            gi[j] += s;
+        }
+        if (ahead) FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
+        else FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, NULL);
+    }
+    if (mode != FG_MODE_VALUE)
+        for (ptrdiff_t f = 0; f < n; f++)
+            for (ptrdiff_t j = 0; j < k; j++) g[f * k + j] += gt[j * np + f];
+    return acc;
+}
+#define FG_HAVE_MN4 1
 #endif
 
 /* the row path for one output (FG_PATH_ROWS, FG_PATH_ROWS_STREAM) */
@@ -1966,8 +2404,10 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
     if (r1 <= r0) return 0.0;
     switch (a->path) {
 #if FG_HAVE_VECEXT
-#ifdef FG_HAVE_MN8
+#if defined(FG_HAVE_MN8)
     case FG_PATH_MULTINOMIAL: return FN(rows_mn8)(a, r0, r1, g, work);
+#elif defined(FG_HAVE_MN4)
+    case FG_PATH_MULTINOMIAL: return FN(rows_mn4)(a, r0, r1, g, work);
 #else
     case FG_PATH_MULTINOMIAL: return FN(rows_mn)(a, r0, r1, g, work);
 #endif

@@ -177,9 +177,9 @@ def test_explain_multinomial(order, dtype):
     for K in (3, 10, 32):
         d = fastgrad.explain(X, np.zeros(500_000, dtype=np.intp), np.zeros((100, K), dtype),
                              loss="multinomial")
-        # the avx512 clone's tiles take blocks of rows from L1d (F: 512-byte column
-        # segments), a multiple of 8; the other clones 4 rows a step
-        if d["isa"] == "avx512":
+        # the avx512 and avx2 clones' tiles take blocks of rows from L1d (F:
+        # 512-byte column segments), a multiple of 8; the baseline 4 rows a step
+        if d["isa"] in ("avx512", "avx2"):
             want = _plan().mn_block(100 * np.dtype(dtype).itemsize, np.dtype(dtype).itemsize, order)
             assert want % 8 == 0 and 8 <= want <= _plan().MN_MAX_BLOCK_ROWS
             if order == "F":
@@ -191,12 +191,12 @@ def test_explain_multinomial(order, dtype):
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_multinomial_prefetches_only_rows_from_memory(dtype):
-    """The avx512 tiles prefetch the block two ahead (the plan's stream flag) only
+    """The avx512 and avx2 tiles prefetch the block two ahead (the plan's stream flag) only
     for rows read in place that come from memory: C-ordered (or rows spaced), no
     rows=, a chunk of at least L2/4, the row paths' rule."""
     P = _plan()
-    if P._isa() != "avx512":
-        pytest.skip("the prefetching tiles are the avx512 clone's")
+    if P._isa() not in ("avx512", "avx2"):
+        pytest.skip("the prefetching tiles are the avx512 and avx2 clones'")
     isz = np.dtype(dtype).itemsize
     big = P.STREAM_BYTES // (100 * isz) + 64
 
@@ -448,12 +448,13 @@ def test_multinomial_path_matches_reference(order, dtype, reduction):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
-@pytest.mark.parametrize("K", [3, 10])
+@pytest.mark.parametrize("K", [3, 10, 13])
 @pytest.mark.parametrize("layout", ["C", "rows"])
 def test_multinomial_prefetching_tiles_match_reference(layout, K, dtype):
-    """The avx512 tiles with the block two ahead prefetched (rows read in place from
-    memory), over one run of packed rows ("C") and a run a row (rows more than a
-    line apart); a last block cut short.  Other clones: the same call, 4 rows a step."""
+    """The avx512 and avx2 tiles with the block two ahead prefetched (rows read in
+    place from memory), over one run of packed rows ("C") and a run a row (rows
+    more than a line apart); a last block cut short.  The baseline clone: the same
+    call, 4 rows a step."""
     P = _plan()
     isz = np.dtype(dtype).itemsize
     n = 37
@@ -465,7 +466,7 @@ def test_multinomial_prefetching_tiles_match_reference(layout, K, dtype):
     kw = dict(loss="multinomial", fit_intercept=True, sample_weight=w, l2=0.05)
     d = fastgrad.explain(X, y, coef, **kw)
     assert d["path"] == "multinomial"
-    if d["isa"] == "avx512":
+    if d["isa"] in ("avx512", "avx2"):
         assert "prefetch the block two ahead" in d["reason"], d
     L, G, Ls, Gs = mn_reference(X, y, coef, **{a: b for a, b in kw.items() if a != "loss"})
     rtol = rtol_for(dtype)
