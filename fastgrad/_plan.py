@@ -110,9 +110,26 @@ def read_cpu_model():
     return name
 
 
+def read_cpu_vendor():
+    """The x86 vendor string of /proc/cpuinfo ("GenuineIntel", "AuthenticAMD"), or
+    "" where there is none."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key.strip().lower() == "vendor_id":
+                    return val.strip()
+                if not line.strip():
+                    break
+    except OSError:
+        pass
+    return ""
+
+
 CACHES = read_caches()
 L1D, L2, L3 = (CACHES[k][0] for k in ("L1d", "L2", "L3"))
 CPU_MODEL = read_cpu_model()
+CPU_VENDOR = read_cpu_vendor()
 
 
 def _native():
@@ -182,6 +199,7 @@ OPS = {"value_and_grad": Mode.GRAD, "grad": Mode.GRAD, "value": Mode.VALUE,
 STREAM_PREFETCH = 1
 STREAM_SEQ = 2
 STREAM_L2 = 4           # the prefetch distance in rows in the bits from STREAM_AHEAD_SHIFT
+STREAM_SPLIT = 8        # with STREAM_L2: half of each row ahead by the dot phase, half by the axpys
 STREAM_AHEAD_SHIFT = 8
 
 # ---------------------------------------------------------------------------
@@ -251,6 +269,18 @@ SEQ_MIN_FEATURES = 16
 #: arithmetic) is bound by the arithmetic, and there logistic hessp ran
 #: 1.09-1.16x slower with it (ahead 4 to 16 KiB), squared 1.05-1.25x.
 STREAM_AHEAD_BYTES = L1D // 4
+#: with STREAM_L2, each row ahead prefetched half by the dot phase and half by
+#: the axpy phase (STREAM_SPLIT), so that memory stays busy through the whole
+#: block, where the L2 hint (prefetcht1) fills L2 without taking L1 lines: on
+#: Intel cores.  There a prefetch holds an L1 fill buffer, so a burst in the dot
+#: phase stalls, and spreading it helped: Xeon (family 6 model 167, L2 2 MiB),
+#: the kernel alone (tools/kernel_floor.py), whole rows -> split, 500,000 x 100
+#: f64 C logistic 33.1-33.8 -> 31.3-31.4 ms, hessp 35.1 -> 31.2, 1,000,000 x 40
+#: 28.9 -> 26.9.  AMD Zen fills L1 on either hint (prefetcht0 and prefetcht1
+#: timed the same there), and the split was slower: EPYC Zen 3 (family 25 model
+#: 1, L2 512 KiB), the kernel alone side by side, split / whole rows, 500,000 x
+#: 100 logistic 1.14-1.15x, hessp 1.11-1.13x, 1,000,000 x 40 logistic 0.99-1.07x.
+PREFETCH_SPLIT = CPU_VENDOR == "GenuineIntel"
 
 #: the bytes of a cache line (every x86-64 and ARM server core this runs on)
 LINE_BYTES = 64
@@ -530,7 +560,8 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             l2 = stream & STREAM_SEQ and layout == "C" and not rows and itemsize == 8
             if l2:
                 ahead = max(8, -(-STREAM_AHEAD_BYTES // rowbytes))
-                stream |= STREAM_L2 | (ahead << STREAM_AHEAD_SHIFT)
+                stream |= (STREAM_L2 | (STREAM_SPLIT if PREFETCH_SPLIT else 0)
+                           | (ahead << STREAM_AHEAD_SHIFT))
                 if loss != Loss.SQUARED:
                     block_rows = min(max((STREAM_AHEAD_BYTES // rowbytes) & ~3, 4),
                                      MAX_BLOCK_ROWS)
@@ -539,7 +570,10 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                        f"prefetched {ahead} ahead into L2 (L1d/4 = {_mb(STREAM_AHEAD_BYTES)}), "
                        "the dot products row after row; "
                        + ("four rows a step" if loss == Loss.SQUARED else
-                          f"blocks of {block_rows} rows (L1d/4)"))
+                          f"blocks of {block_rows} rows (L1d/4)"
+                          + (", each row ahead prefetched half by the dot products and "
+                             "half by the axpys (an Intel core: the L2 hint keeps the "
+                             "lines out of L1)" if PREFETCH_SPLIT else "")))
             elif stream:
                 why = (f"{where}: chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from "
                        f"memory and rows of at most L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} are "

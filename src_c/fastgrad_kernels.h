@@ -44,6 +44,8 @@ enum {
     FG_STREAM_SEQ = 2,        /* dot products row after row (X read front to back) */
     FG_STREAM_L2 = 4,         /* with SEQ: prefetch into L2 instead,
                                  (stream >> FG_STREAM_AHEAD_SHIFT) rows ahead */
+    FG_STREAM_SPLIT = 8,      /* with L2: half of each row ahead by the dot phase,
+                                 half by the axpy phase */
     FG_STREAM_AHEAD_SHIFT = 8
 };
 

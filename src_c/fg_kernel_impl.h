@@ -352,16 +352,18 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
          * float32 loops compile without it */
         const int l2 = sizeof(T) == 8 && seq && (a->stream & FG_STREAM_L2) != 0;
         const ptrdiff_t ahead = a->stream >> FG_STREAM_AHEAD_SHIFT;
-        /* the blocked loop's prefetch of a row `ahead`: its first half of lines
-         * by the dot phase, the rest by the axpy phase (all by the dot phase
-         * without one), so that memory stays busy through the whole block, not
-         * only the dot products.  Intel Xeon (family 6 model 167, L2 2 MiB),
+        /* the blocked loop's prefetch of a row `ahead`, with the plan's
+         * FG_STREAM_SPLIT (fastgrad/_plan.py, PREFETCH_SPLIT): its first half of
+         * lines by the dot phase, the rest by the axpy phase (all by the dot
+         * phase without one, or without the flag), so that memory stays busy
+         * through the whole block, not only the dot products.  Intel Xeon (family 6 model 167, L2 2 MiB),
          * tools/kernel_floor.py, the kernel alone, 1 thread, whole rows in the
          * dot phase -> split: 500,000 x 100 f64 C logistic 33.1-33.8 ->
          * 31.3-31.4 ms, hessp 35.1 -> 31.2, 500,000 x 200 logistic 68.2 ->
          * 63.4, 1,000,000 x 40 28.9 -> 26.9 (one read 21-51 ms) */
         const ptrdiff_t rowlen = n * (ptrdiff_t)sizeof(T);
-        const ptrdiff_t mid = mode == FG_MODE_VALUE ? rowlen : (rowlen / 2) & ~(ptrdiff_t)63;
+        const int split = (a->stream & FG_STREAM_SPLIT) != 0 && mode != FG_MODE_VALUE;
+        const ptrdiff_t mid = split ? (rowlen / 2) & ~(ptrdiff_t)63 : rowlen;
         if (seq && loss == FG_SQUARED) {
             /* the squared loss from memory: four rows at a time, their dots,
              * d, and one axpy4 while the rows are in L1, each row 8 ahead
@@ -483,7 +485,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                 for (ptrdiff_t q = 0; q < nb; q += 4) {
                     const ptrdiff_t iq = i + q;
 #if FG_HAVE_VECEXT
-                    if (seq && pf && !a->rows && l2)   /* the second half of the rows ahead */
+                    if (seq && pf && !a->rows && l2 && split)   /* the second half of the rows ahead */
                         for (int u = 0; u < 4; u++)
                             if (iq + u + ahead < r1) {
                                 const char *nx = (const char *)((const T *)a->X + (iq + u + ahead) * a->sr);

@@ -403,6 +403,39 @@ def test_every_path_matches_reference(path, dtype, loss, reduction):
     assert abs(value - ref.loss) <= rtol * ref.loss_scale
 
 
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("loss", ["logistic", "poisson", "gamma"])
+def test_rows_stream_prefetch_split_matches_reference(monkeypatch, request, loss, split):
+    """The streamed row path with each row ahead prefetched half by the dot phase and
+    half by the axpys (the plan's choice on Intel cores) or whole by the dot phase
+    (elsewhere): both taken here whatever the CPU, against the reference; the flag
+    follows PREFETCH_SPLIT and explain says so.  A last block cut short."""
+    P = _plan()
+    monkeypatch.setattr(P, "PREFETCH_SPLIT", split)
+    P.plan_dense.cache_clear()                     # plans are cached: none made before
+    request.addfinalizer(P.plan_dense.cache_clear)  # nor kept for the next tests
+    n = 100
+    m = 2 * P.STREAM_BYTES // (n * 8) + 37
+    _, y, coef, w = make_problem(m, n, None, loss=loss, fit_intercept=True, weights=True,
+                                 dtype=np.float64, seed=8, coef_scale=0.1)
+    X = np.random.default_rng(4).standard_normal((m, n))
+    kw = dict(loss=loss, fit_intercept=True, sample_weight=w, l2=0.05)
+    plan = P.plan_dense(m, n, 1, 8, n, 1, P.Loss[loss.upper()], P.Mode.GRAD, False, 1)
+    assert plan.path == P.Path.ROWS_STREAM and plan.stream & P.STREAM_L2
+    assert bool(plan.stream & P.STREAM_SPLIT) == split
+    d = fastgrad.explain(X, y, coef, backend="native", **kw)
+    assert ("half by the axpys" in d["reason"]) == split, d
+    ref = reference(X, y, coef, **kw)
+    L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=1, **kw)
+    assert_matches_ref(L, g, ref, rtol_for(np.float64), "rows_stream")
+    v = np.linspace(-1, 1, coef.size)
+    hv, scale = reference_hessp(X, y, coef, v, **kw)
+    assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend="native", n_threads=1, **kw),
+                        hv, scale, rtol_for(np.float64), "rows_stream hessp")
+    assert abs(fastgrad.Objective(X, y, backend="native", **kw).value(coef) - ref.loss) \
+        <= rtol_for(np.float64) * ref.loss_scale
+
+
 @pytest.mark.parametrize("k", [None, 2])
 @pytest.mark.parametrize("loss", ["squared", "logistic", "poisson"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
