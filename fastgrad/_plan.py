@@ -200,6 +200,7 @@ STREAM_PREFETCH = 1
 STREAM_SEQ = 2
 STREAM_L2 = 4           # the prefetch distance in rows in the bits from STREAM_AHEAD_SHIFT
 STREAM_SPLIT = 8        # with STREAM_L2: half of each row ahead by the dot phase, half by the axpys
+STREAM_MN_COLS = 16     # the avx2 multinomial tiles: F-ordered blocks read in place (MN_COLS_MAX_K)
 STREAM_AHEAD_SHIFT = 8
 
 # ---------------------------------------------------------------------------
@@ -227,6 +228,18 @@ CHECK_BYTES = 1 << 27
 #: time: K = 10 16 rows 60.6 ms, 32 rows 61.2, 64 rows 61.4, 128 rows 64.2;
 #: K = 32 142.7, 134.4, 137.7, 141.2; K = 3 36.3, 35.1, 36.1, 40.3 ms
 MN_BLOCK_BYTES = L1D // 2
+#: the avx2 clone's multinomial tiles (rows_mn4) on F-ordered X: a block read
+#: in place by column tiles (z^T for 8 rows x 4 classes, a vector of 4 rows of a
+#: feature times a broadcast coef; g^T for 4 features x 2 classes, dot products
+#: down the rows) for float32 and for float64 up to this many classes; else
+#: transposed 4 x 4 into a buffer of rows for the row tiles.  The column tiles
+#: read the block once a tile of classes, each feature a column (and a page)
+#: apart, so they lose as the classes grow; the transpose reads it once, but
+#: float32 then pays a conversion a use.  AMD EPYC Zen 3 (L2 512 KiB), 500,000
+#: x 100 F, 1 thread, side by side, column tiles / transpose: float64 K = 3
+#: 0.68-0.80, 4 0.69-0.73, 6 0.82-0.88, 10 1.02-1.05, 32 1.19-1.25; float32 K =
+#: 3 0.75-0.78, 10 0.67-0.69, 32 0.65-0.71.
+MN_COLS_MAX_K = 6
 #: the capacity of rows_mn8's block buffers (FG_MN8_MAXB)
 MN_MAX_BLOCK_ROWS = 256
 
@@ -497,19 +510,29 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             # costs 3-10 % from L2, so not where the chunks are likely in cache)
             stream = STREAM_PREFETCH if (layout in ("C", "rows") and not rows
                                          and first >= STREAM_BYTES) else 0
+            mn_cols = (not wide and layout == "F" and not rows
+                       and (itemsize == 4 or k <= MN_COLS_MAX_K))
+            if mn_cols:
+                stream |= STREAM_MN_COLS
             why = (f"{where}, multinomial with {k} classes: blocks of {block_rows} rows"
                    + (f" (L1d/2 = {_mb(MN_BLOCK_BYTES)} of X)" if layout != "F" else
                       f" ({MN_F_SEGMENT} bytes of each column)")
-                   + (", copied into a buffer of rows" if layout not in ("C", "rows") or rows
+                   + (", read in place by column tiles (z for 8 rows x 4 classes, g for "
+                      f"4 features x 2 classes: float32, or at most {MN_COLS_MAX_K} "
+                      "classes; the block two ahead prefetched a line of each column a "
+                      "tile)" if mn_cols else
+                      ", copied into a buffer of rows" if layout not in ("C", "rows") or rows
                       else "")
                    + (", z for 8 rows x 3 classes a tile (8 doubles of features a "
                       "vector), the softmax vectorised over the rows, then g^T += d^T X_b "
                       "in tiles of 6 classes x 4 vectors" if wide else
+                      ", the softmax vectorised over the rows" if mn_cols else
                       ", z for 4 rows a tile (groups of 4 classes a vector, the other "
                       "classes along the features), the softmax vectorised over the rows, "
                       "then g^T += d^T X_b in tiles of 4 classes x 3 vectors")
                    + (f"; chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from memory, "
-                      "so each block's tiles prefetch the block two ahead" if stream else ""))
+                      "so each block's tiles prefetch the block two ahead"
+                      if stream & STREAM_PREFETCH else ""))
         else:
             block_rows = 4
             why = (f"{where}, multinomial with {k} classes: 4 rows a step, whatever the "

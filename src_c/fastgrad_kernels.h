@@ -46,6 +46,8 @@ enum {
                                  (stream >> FG_STREAM_AHEAD_SHIFT) rows ahead */
     FG_STREAM_SPLIT = 8,      /* with L2: half of each row ahead by the dot phase,
                                  half by the axpy phase */
+    FG_STREAM_MN_COLS = 16,   /* rows_mn4: F-ordered blocks read in place by column
+                                 tiles, not transposed into a buffer of rows */
     FG_STREAM_AHEAD_SHIFT = 8
 };
 

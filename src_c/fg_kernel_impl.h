@@ -1709,6 +1709,104 @@ FG_INLINE void FN(mn4_gs)(const T *x0, ptrdiff_t ss, ptrdiff_t nb, ptrdiff_t n,
 #undef FG_MN4_GC
 #undef FG_MN4_GM
 
+/* F-ordered X, a block of rows read in place (no transpose): a row's features
+ * are sc apart, the block's rows of one feature back to back.
+ * zo[j * ldz + r] = sum_f x[f][r] ct[j * np + f], r < 8 (2 vectors of 4 rows),
+ * j < MJ (up to 4 classes: 8 accumulators), xs = the block's first row of
+ * feature 0.  With pf, the same 8 rows of each column pf bytes further are
+ * prefetched, one line a feature (spread over the tile). */
+FG_INLINE void FN(mn4_zf)(const T *xs, ptrdiff_t sc, ptrdiff_t n, const double *FG_RESTRICT ct,
+                          ptrdiff_t np, const int MJ, double *FG_RESTRICT zo, ptrdiff_t ldz,
+                          ptrdiff_t pf)
+{
+    __m256d acc[4][2];
+    for (int j = 0; j < MJ; j++) acc[j][0] = acc[j][1] = _mm256_setzero_pd();
+    const T *c = xs;
+    for (ptrdiff_t f = 0; f < n; f++, c += sc) {
+        if (pf) FG_PREFETCH_L2((const char *)c + pf);
+        __m256d x0 = FN(mn4_ld)(c), x1 = FN(mn4_ld)(c + 4);
+        FG_MN4_REG(x0);
+        FG_MN4_REG(x1);
+        for (int j = 0; j < MJ; j++) {
+            const __m256d cj = _mm256_broadcast_sd(ct + j * np + f);
+            acc[j][0] = _mm256_fmadd_pd(x0, cj, acc[j][0]);
+            acc[j][1] = _mm256_fmadd_pd(x1, cj, acc[j][1]);
+        }
+    }
+    for (int j = 0; j < MJ; j++) {
+        _mm256_storeu_pd(zo + j * ldz, acc[j][0]);
+        _mm256_storeu_pd(zo + j * ldz + 4, acc[j][1]);
+    }
+}
+
+/* z^T of the 8 rows at xs, all kk classes: tiles of at most 4 classes, balanced */
+FG_INLINE void FN(mn4_zfs)(const T *xs, ptrdiff_t sc, ptrdiff_t n, const double *ct,
+                           ptrdiff_t np, ptrdiff_t kk, double *zo, ptrdiff_t ldz, ptrdiff_t pf)
+{
+    const ptrdiff_t nt = (kk + 3) / 4;
+    ptrdiff_t j = 0;
+    for (ptrdiff_t t = 0; t < nt; t++) {
+        const ptrdiff_t mj = (kk * (t + 1)) / nt - (kk * t) / nt;
+        const ptrdiff_t p = t == 0 ? pf : 0;   /* the prefetch by the first tile */
+        if (mj == 4) FN(mn4_zf)(xs, sc, n, ct + j * np, np, 4, zo + j * ldz, ldz, p);
+        else if (mj == 3) FN(mn4_zf)(xs, sc, n, ct + j * np, np, 3, zo + j * ldz, ldz, p);
+        else if (mj == 2) FN(mn4_zf)(xs, sc, n, ct + j * np, np, 2, zo + j * ldz, ldz, p);
+        else FN(mn4_zf)(xs, sc, n, ct + j * np, np, 1, zo + j * ldz, ldz, p);
+        j += mj;
+    }
+}
+
+/* F-ordered, in place: gt[j * np + f0 + q] += sum_{r < nb} dt[j * ldd + r] x[f0 + q][r],
+ * q < NQ (up to 4 features), j < MJ (up to 2 classes): 8 accumulators of 4 rows,
+ * then one transpose-and-add a class; nb a multiple of 4 */
+FG_INLINE void FN(mn4_gf)(const T *xs, ptrdiff_t sc, ptrdiff_t nb, ptrdiff_t f0, const int NQ,
+                          const double *FG_RESTRICT dt, ptrdiff_t ldd, const int MJ,
+                          double *FG_RESTRICT gt, ptrdiff_t np)
+{
+    __m256d acc[2][4];
+    for (int j = 0; j < 2; j++)
+        for (int q = 0; q < 4; q++) acc[j][q] = _mm256_setzero_pd();
+    const T *c = xs + f0 * sc;
+    for (ptrdiff_t r = 0; r < nb; r += 4) {
+        __m256d x[4];
+        for (int q = 0; q < NQ; q++) {
+            x[q] = FN(mn4_ld)(c + q * sc + r);
+            FG_MN4_REG(x[q]);
+        }
+        for (int j = 0; j < MJ; j++) {
+            const __m256d dj = _mm256_load_pd(dt + j * ldd + r);
+            for (int q = 0; q < NQ; q++) acc[j][q] = _mm256_fmadd_pd(x[q], dj, acc[j][q]);
+        }
+    }
+    for (int j = 0; j < MJ; j++) {
+        double *gj = gt + j * np + f0;
+        _mm256_storeu_pd(gj, _mm256_add_pd(_mm256_loadu_pd(gj), fg_hsum4x4(acc[j])));
+    }
+}
+
+/* g^T += d^T X_b for an F-ordered block read in place: tiles of 4 features x 2
+ * classes (the last features 1 to 3: gt is padded to np, a multiple of 8, and
+ * the padding's sums are 0) */
+FG_INLINE void FN(mn4_gfs)(const T *xs, ptrdiff_t sc, ptrdiff_t nb, ptrdiff_t n,
+                           const double *dt, ptrdiff_t ldd, ptrdiff_t k, double *gt, ptrdiff_t np)
+{
+    const ptrdiff_t n4 = n & ~(ptrdiff_t)3;
+    for (ptrdiff_t j = 0; j < k; j += 2) {
+        const int mj = k - j >= 2 ? 2 : 1;
+        for (ptrdiff_t f = 0; f < n4; f += 4) {
+            if (mj == 2) FN(mn4_gf)(xs, sc, nb, f, 4, dt + j * ldd, ldd, 2, gt + j * np, np);
+            else FN(mn4_gf)(xs, sc, nb, f, 4, dt + j * ldd, ldd, 1, gt + j * np, np);
+        }
+        const int nq = (int)(n - n4);
+        for (int mm = 1; mm <= 2; mm++) {
+            if (mm != mj || nq == 0) continue;
+            if (nq == 3) FN(mn4_gf)(xs, sc, nb, n4, 3, dt + j * ldd, ldd, mm, gt + j * np, np);
+            else if (nq == 2) FN(mn4_gf)(xs, sc, nb, n4, 2, dt + j * ldd, ldd, mm, gt + j * np, np);
+            else FN(mn4_gf)(xs, sc, nb, n4, 1, dt + j * ldd, ldd, mm, gt + j * np, np);
+        }
+    }
+}
+
 FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                             double *FG_RESTRICT g, double *work)
 {
@@ -1753,9 +1851,14 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     double acc = 0.0;
     for (ptrdiff_t i = r0; i < r1; i += B) {
         const ptrdiff_t nb = r1 - i < B ? r1 - i : B, nv = (nb + 7) & ~(ptrdiff_t)7;
-        const T *x0;
-        ptrdiff_t ss;
-        if (direct && nb == nv) {
+        const T *x0 = NULL;
+        ptrdiff_t ss = 0;
+        /* F-ordered, a whole block, where the plan says so (FG_STREAM_MN_COLS):
+         * read in place by the column tiles (mn4_zf, mn4_gf), else transposed */
+        const int cols = (a->stream & FG_STREAM_MN_COLS) && sr == 1 && sc != 1 && !rows &&
+                         nb == B;
+        if (cols) {
+        } else if (direct && nb == nv) {
             x0 = X + i * sr;
             ss = sr;
         } else {
@@ -1798,7 +1901,12 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 fg_mn8_pf_init(&pc, ah, B, st, rb, nfma);
         }
         /* with the cursor, and without it (NULL, a constant: no counting) */
-        if (ahead)
+        if (cols) {
+            const ptrdiff_t po = i + (FG_MN8_PFD + 1) * B <= r1
+                                     ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0;
+            for (ptrdiff_t r = 0; r < B; r += 8)
+                FN(mn4_zfs)(X + i + r, sc, n, ct, np, kk, zt + r, B, po);
+        } else if (ahead)
             for (ptrdiff_t r = 0; r < nv; r += 4)
                 FN(mn4_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, &pc);
         else
@@ -1818,7 +1926,8 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
             for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
             gi[j] += s;
         }
-        if (ahead) FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
+        if (cols) FN(mn4_gfs)(X + i, sc, nb, n, dt, B, k, gt, np);
+        else if (ahead) FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
         else FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, NULL);
     }
     if (mode != FG_MODE_VALUE)

@@ -203,7 +203,7 @@ def test_multinomial_prefetches_only_rows_from_memory(dtype):
     def stream(m, order="C", rows=False, K=3, sr=100):
         sr, sc = (sr, 1) if order == "C" else (1, m)
         return P.plan_dense(m, 100, K, isz, sr, sc, P.Loss.MULTINOMIAL, P.Mode.GRAD,
-                            rows, 1).stream
+                            rows, 1).stream & ~P.STREAM_MN_COLS   # that flag: F (below)
 
     assert stream(big) == P.STREAM_PREFETCH
     assert stream(big, sr=130) == P.STREAM_PREFETCH      # rows in place, spaced
@@ -511,6 +511,40 @@ def test_multinomial_prefetching_tiles_match_reference(layout, K, dtype):
     assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend="native", **kw), hv,
                         np.full(hv.shape, np.abs(hv).max()), rtol,
                         "multinomial hessp, prefetching")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("K", [3, 6, 10])
+@pytest.mark.parametrize("n", [37, 8])
+@pytest.mark.parametrize("proba", [False, True], ids=["labels", "proba"])
+def test_multinomial_column_tiles_match_reference(dtype, K, n, proba):
+    """F-ordered X in whole blocks: the avx2 tiles read float32 blocks, and float64
+    ones up to MN_COLS_MAX_K classes, in place by column tiles (the features a
+    tile of 4 and the rest, the classes a tile of up to 4, or of 2 for g), the
+    others transposed; a last block cut short (copied).  Against API.md's formulas
+    and, for hessp, the NumPy backend."""
+    P = _plan()
+    isz = np.dtype(dtype).itemsize
+    B = P.mn_block(n * isz, isz, "F")
+    m = 3 * B + 5
+    X, y, coef, w = make_mn(m, n, K, proba=proba, fit_intercept=True, weights=True,
+                            dtype=dtype, seed=12, coef_scale=0.3)
+    X = np.asfortranarray(X)
+    kw = dict(loss="multinomial", fit_intercept=True, sample_weight=w, l2=0.05)
+    d = fastgrad.explain(X, y, coef, **kw)
+    assert d["path"] == "multinomial"
+    if d["isa"] == "avx2":
+        cols = isz == 4 or K <= P.MN_COLS_MAX_K
+        assert d["block_rows"] == B and ("read in place by column tiles" in d["reason"]) == cols
+    L, G, Ls, Gs = mn_reference(X, y, coef, **{a: b for a, b in kw.items() if a != "loss"})
+    rtol = rtol_for(dtype)
+    Lb, gb = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=1, **kw)
+    assert abs(Lb - L) <= rtol * Ls
+    assert_grad_matches(gb, G, Gs, rtol, "multinomial, F blocks")
+    v = np.linspace(-1, 1, coef.size).reshape(coef.shape).astype(dtype)
+    hv = fastgrad.hessp(X, y, coef, v, backend="numpy", **kw).astype(np.float64)
+    assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend="native", n_threads=1, **kw), hv,
+                        np.full(hv.shape, np.abs(hv).max()), rtol, "multinomial hessp, F blocks")
 
 
 # ---- bitwise identical across n_threads, every dense path with several chunks
