@@ -163,7 +163,7 @@ class Path(enum.IntEnum):
     ROWS_MULTI = 3      # several outputs (y of shape (m, k)): one row at a time
     COLS = 4            # F-ordered: panels of block_rows rows, 8 (or 4) columns a sweep
     COLS_SMALL = 5      # F-ordered, 2 <= n <= 8, one output, no rows=: gradient in registers
-    MULTINOMIAL = 6     # softmax: 4 rows a step, coef in padded double tiles, any layout
+    MULTINOMIAL = 6     # softmax: blocks of rows in register tiles (baseline: 4 rows a step), any layout
     CSR_ROWS = 7        # CSR, one output, rows=: blocks of up to 8 rows
     CSR_FLAT = 8        # CSR, one output, consecutive rows: flat spans of values
     CSR_MULTI = 9       # CSR, several outputs or multinomial: one row at a time
@@ -220,7 +220,8 @@ MIN_CHUNK_ROWS = 64
 #: well within half a second, and the check (taking the GIL) costs nothing
 CHECK_BYTES = 1 << 27
 
-#: the multinomial tiles (avx512 clone, fg_kernel_impl.h rows_mn8): blocks of
+#: the multinomial tiles (avx512 clone, fg_kernel_impl.h rows_mn8; the avx2
+#: clone's rows_mn4 alike, measured there in its commit message): blocks of
 #: rows whose X fills about half of L1d (the nearest multiple of 8 rows), read
 #: K/3 times by the z tiles and K/6 times by the g tiles after the softmax, so
 #: from L1; the other half holds coef^T, g^T's tile and the block's z, d.
@@ -426,7 +427,7 @@ def row_block(rowbytes):
 
 
 def mn_block(rowbytes, itemsize, layout):
-    """Rows per block of the multinomial tiles of the avx512 clone (see
+    """Rows per block of the multinomial tiles of the avx512 and avx2 clones (see
     MN_BLOCK_BYTES, MN_F_SEGMENT): a multiple of 8, 8 to MN_MAX_BLOCK_ROWS."""
     b = (MN_BLOCK_BYTES + 4 * rowbytes) // max(rowbytes, 1) // 8 * 8   # nearest multiple of 8
     if layout == "F":
