@@ -964,6 +964,92 @@ FG_INLINE void fg_mn8_pf_init(fg_mn8_pf *c, const char *base, ptrdiff_t runs, pt
 }
 #endif
 
+#if FG_HAVE_VECEXT
+/* ---- the block frame shared by the multinomial tiles (rows_mn8, rows_mn4) -- */
+/* ct[j * np + f]: coef (j < k), then v (k <= j < kk), transposed and padded
+ * with 0 to np; ic[j] their intercepts (0 without) */
+FG_INLINE void FN(mn_coef_t)(const fg_args *a, ptrdiff_t kk, ptrdiff_t np, double *ct, double *ic)
+{
+    const ptrdiff_t n = a->n, k = a->k;
+    const T *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
+    for (ptrdiff_t j = 0; j < kk; j++) {
+        const T *src = j < k ? coef + j : v + (j - k);
+        for (ptrdiff_t f = 0; f < n; f++) ct[j * np + f] = (double)src[f * k];
+        for (ptrdiff_t f = n; f < np; f++) ct[j * np + f] = 0.0;
+        ic[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : (vicpt ? (double)vicpt[j - k] : 0.0);
+    }
+}
+
+/* rows i .. i + nb (through rows=) copied to xb (np apart), the rows up to nv zero */
+FG_INLINE void FN(mn_copy_rows)(const fg_args *a, ptrdiff_t i, ptrdiff_t nb, ptrdiff_t nv,
+                                ptrdiff_t np, T *xb)
+{
+    const ptrdiff_t n = a->n, sr = a->sr, sc = a->sc;
+    for (ptrdiff_t r = 0; r < nb; r++) {
+        const T *src = (const T *)a->X + (a->rows ? a->rows[i + r] : i + r) * sr;
+        T *dst = xb + r * np;
+        if (sc == 1) memcpy(dst, src, (size_t)n * sizeof(T));
+        else for (ptrdiff_t f = 0; f < n; f++) dst[f] = src[f * sc];
+    }
+    if (nv > nb) memset(xb + nb * np, 0, (size_t)((nv - nb) * np) * sizeof(T));
+}
+
+/* the block's weights wb, labels lb (or targets yt[j * B + r]) for r < nv, the
+ * rows past nb copies of its first */
+FG_INLINE void FN(mn_block_targets)(const fg_args *a, int mode, ptrdiff_t i, ptrdiff_t nb,
+                                    ptrdiff_t nv, ptrdiff_t B, double *wb, ptrdiff_t *lb,
+                                    double *yt)
+{
+    const int need_y = mode != FG_MODE_HESSP && !a->lab;
+    for (ptrdiff_t r = 0; r < nv; r++) {
+        const ptrdiff_t row = a->rows ? a->rows[i + (r < nb ? r : 0)] : i + (r < nb ? r : 0);
+        wb[r] = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
+        if (mode != FG_MODE_HESSP && a->lab) lb[r] = a->lab[row * a->ls];
+        if (need_y) {
+            const T *y = (const T *)a->y + row * a->ys0;
+            for (ptrdiff_t j = 0; j < a->k; j++) yt[j * B + r] = (double)y[j * a->ys1];
+        }
+    }
+}
+
+/* the cursor over the B rows FG_MN8_PFD blocks after row i (read in place),
+ * spread over nfma multiply-adds: one run when the rows lie (nearly) back to
+ * back, else a run a row */
+FG_INLINE void FN(mn_block_ahead)(const fg_args *a, ptrdiff_t i, ptrdiff_t B, double nfma,
+                                  fg_mn8_pf *pc)
+{
+    const char *ah = (const char *)((const T *)a->X + (i + FG_MN8_PFD * B) * a->sr);
+    const ptrdiff_t rb = a->n * (ptrdiff_t)sizeof(T), st = a->sr * (ptrdiff_t)sizeof(T);
+    if (st - rb < 64) fg_mn8_pf_init(pc, ah, 1, 0, (B - 1) * st + rb, nfma);
+    else fg_mn8_pf_init(pc, ah, B, st, rb, nfma);
+}
+
+/* the softmax step of the block (pw_multi_blk, by mode) and gi[j] += the
+ * block's sum of d_j; returns its loss */
+FG_INLINE double FN(mn_block_softmax)(const fg_args *a, int mode, ptrdiff_t nb, ptrdiff_t B,
+                                      double *zt, const double *ic, const double *yt,
+                                      const ptrdiff_t *lb, const double *wb, double *dt,
+                                      double *scr, double *gi)
+{
+    const ptrdiff_t k = a->k;
+    if (mode == FG_MODE_HESSP) {
+        pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
+    } else if (mode == FG_MODE_VALUE) {
+        return pw_multi_blk(1, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb, dt,
+                            scr);
+    }
+    const double l = mode == FG_MODE_HESSP ? 0.0 :
+        pw_multi_blk(0, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb, dt, scr);
+    for (ptrdiff_t j = 0; j < k; j++) {
+        double s = 0.0;
+        for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
+        gi[j] += s;
+    }
+    return l;
+}
+#endif
+
 /* ---- multinomial tiles at 8 doubles (the avx512 clone) ----------------------
  * Blocks of B rows (the plan's block_rows, a multiple of 8).  Per block, z
  * (and t = X v for hessp: v's classes after coef's) for 8 rows at a time:
@@ -1296,18 +1382,10 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     T *xb = (T *)(lb + B);
     /* cv[g][f][l]: coef of class 8 g + l at feature f, groups of 8 classes */
     double *cv = (double *)(((uintptr_t)(xb + B * np) + 63) & ~(uintptr_t)63);
-    const T *coef = (const T *)a->coef, *v = (const T *)a->v;
-    const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
-    for (ptrdiff_t j = 0; j < kk; j++) {
-        const T *src = j < k ? coef + j : v + (j - k);
-        for (ptrdiff_t f = 0; f < n; f++) ct[j * np + f] = (double)src[f * k];
-        for (ptrdiff_t f = n; f < np; f++) ct[j * np + f] = 0.0;
-        ic[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : (vicpt ? (double)vicpt[j - k] : 0.0);
-    }
+    FN(mn_coef_t)(a, kk, np, ct, ic);
     for (ptrdiff_t j = 0; j < (kk & ~(ptrdiff_t)7); j++)
         for (ptrdiff_t f = 0; f < n; f++) cv[(j / 8) * 8 * n + f * 8 + (j & 7)] = ct[j * np + f];
     if (mode != FG_MODE_VALUE) memset(gt, 0, (size_t)(k * np) * sizeof(double));
-    const int need_y = mode != FG_MODE_HESSP && !a->lab;
     /* rows read in place: contiguous, evenly strided; else copied to xb */
     const int direct = sc == 1 && !rows;
     /* a full block's vector multiply-adds (z by groups of 8 classes, the
@@ -1331,38 +1409,17 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 FN(mn8_tr)(X + i, sc, n, nb, xb, np,
                            i + (FG_MN8_PFD + 1) * B <= r1 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0);
             else
-                for (ptrdiff_t r = 0; r < nb; r++) {
-                    const T *src = X + (rows ? rows[i + r] : i + r) * sr;
-                    T *dst = xb + r * np;
-                    if (sc == 1) memcpy(dst, src, (size_t)n * sizeof(T));
-                    else for (ptrdiff_t f = 0; f < n; f++) dst[f] = src[f * sc];
-                }
-            if (nv > nb) memset(xb + nb * np, 0, (size_t)((nv - nb) * np) * sizeof(T));
+                FN(mn_copy_rows)(a, i, nb, nv, np, xb);
             x0 = xb;
             ss = np;
         }
-        for (ptrdiff_t r = 0; r < nv; r++) {
-            const ptrdiff_t row = rows ? rows[i + (r < nb ? r : 0)] : i + (r < nb ? r : 0);
-            wb[r] = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
-            if (mode != FG_MODE_HESSP && a->lab) lb[r] = a->lab[row * a->ls];
-            if (need_y) {
-                const T *y = (const T *)a->y + row * a->ys0;
-                for (ptrdiff_t j = 0; j < k; j++) yt[j * B + r] = (double)y[j * a->ys1];
-            }
-        }
+        FN(mn_block_targets)(a, mode, i, nb, nv, B, wb, lb, yt);
         /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by
          * the tiles through this block */
         fg_mn8_pf pc = {0};   /* set when ahead; zeroed for the compiler */
         const int ahead = (a->stream & FG_STREAM_PREFETCH) && direct && x0 != xb &&
                           i + (FG_MN8_PFD + 1) * B <= r1;
-        if (ahead) {
-            const char *ah = (const char *)(X + (i + FG_MN8_PFD * B) * sr);
-            const ptrdiff_t rb = n * (ptrdiff_t)sizeof(T), st = sr * (ptrdiff_t)sizeof(T);
-            if (st - rb < 64)   /* rows (nearly) back to back: one run */
-                fg_mn8_pf_init(&pc, ah, 1, 0, (B - 1) * st + rb, nfma);
-            else
-                fg_mn8_pf_init(&pc, ah, B, st, rb, nfma);
-        }
+        if (ahead) FN(mn_block_ahead)(a, i, B, nfma, &pc);
         /* two copies of the tiles: with the cursor, and without it (NULL, a
          * constant: no counting at all where there is nothing to prefetch,
          * 3-6 % of the time of the F-ordered calls from L2) */
@@ -1372,20 +1429,8 @@ FG_PATH double FN(rows_mn8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         else
             for (ptrdiff_t r = 0; r < nv; r += 8)
                 FN(mn8_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, NULL);
-        if (mode == FG_MODE_HESSP)
-            pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
-        else if (mode == FG_MODE_VALUE)
-            acc += pw_multi_blk(1, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
-                                dt, scr);
-        else
-            acc += pw_multi_blk(0, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
-                                dt, scr);
+        acc += FN(mn_block_softmax)(a, mode, nb, B, zt, ic, yt, lb, wb, dt, scr, gi);
         if (mode == FG_MODE_VALUE) continue;
-        for (ptrdiff_t j = 0; j < k; j++) {
-            double s = 0.0;
-            for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
-            gi[j] += s;
-        }
         if (ahead) FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
         else FN(mn8_gs)(x0, ss, nb, n, dt, B, k, gt, np, NULL);
     }
@@ -1828,20 +1873,12 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     double *wb = yt + k * B, *scr = wb + B, *ic = scr + 5 * B;
     ptrdiff_t *lb = (ptrdiff_t *)(ic + ((kk + 7) & ~(ptrdiff_t)7));
     T *xb = (T *)(lb + B);
-    const T *coef = (const T *)a->coef, *v = (const T *)a->v;
-    const T *icpt = (const T *)a->icpt, *vicpt = (const T *)a->vicpt;
-    for (ptrdiff_t j = 0; j < kk; j++) {
-        const T *src = j < k ? coef + j : v + (j - k);
-        for (ptrdiff_t f = 0; f < n; f++) ct[j * np + f] = (double)src[f * k];
-        for (ptrdiff_t f = n; f < np; f++) ct[j * np + f] = 0.0;
-        ic[j] = j < k ? (icpt ? (double)icpt[j] : 0.0) : (vicpt ? (double)vicpt[j - k] : 0.0);
-    }
+    FN(mn_coef_t)(a, kk, np, ct, ic);
     /* cv[g][f][l]: coef of class 4 g + l at feature f, groups of 4 classes */
     double *cv = (double *)(((uintptr_t)(xb + B * np) + 63) & ~(uintptr_t)63);
     for (ptrdiff_t j = 0; j < (kk & ~(ptrdiff_t)3); j++)
         for (ptrdiff_t f = 0; f < n; f++) cv[(j / 4) * 4 * n + f * 4 + (j & 3)] = ct[j * np + f];
     if (mode != FG_MODE_VALUE) memset(gt, 0, (size_t)(k * np) * sizeof(double));
-    const int need_y = mode != FG_MODE_HESSP && !a->lab;
     /* rows read in place: contiguous, evenly strided; else copied to xb */
     const int direct = sc == 1 && !rows;
     /* a full block's vector multiply-adds (z, then g, as mn4_zs and mn4_gs):
@@ -1871,38 +1908,17 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                 FN(mn4_tr)(X + i, sc, n, nb, xb, np,
                            i + (FG_MN8_PFD + 1) * B <= r1 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0);
             else
-                for (ptrdiff_t r = 0; r < nb; r++) {
-                    const T *src = X + (rows ? rows[i + r] : i + r) * sr;
-                    T *dst = xb + r * np;
-                    if (sc == 1) memcpy(dst, src, (size_t)n * sizeof(T));
-                    else for (ptrdiff_t f = 0; f < n; f++) dst[f] = src[f * sc];
-                }
-            if (nv > nb) memset(xb + nb * np, 0, (size_t)((nv - nb) * np) * sizeof(T));
+                FN(mn_copy_rows)(a, i, nb, nv, np, xb);
             x0 = xb;
             ss = np;
         }
-        for (ptrdiff_t r = 0; r < nv; r++) {
-            const ptrdiff_t row = rows ? rows[i + (r < nb ? r : 0)] : i + (r < nb ? r : 0);
-            wb[r] = a->w ? (double)((const T *)a->w)[row * a->ws] : 1.0;
-            if (mode != FG_MODE_HESSP && a->lab) lb[r] = a->lab[row * a->ls];
-            if (need_y) {
-                const T *y = (const T *)a->y + row * a->ys0;
-                for (ptrdiff_t j = 0; j < k; j++) yt[j * B + r] = (double)y[j * a->ys1];
-            }
-        }
+        FN(mn_block_targets)(a, mode, i, nb, nv, B, wb, lb, yt);
         /* the rows FG_MN8_PFD blocks ahead (read in place only), prefetched by
          * the tiles through this block */
         fg_mn8_pf pc = {0};   /* set when ahead; zeroed for the compiler */
         const int ahead = (a->stream & FG_STREAM_PREFETCH) && direct && x0 != xb &&
                           i + (FG_MN8_PFD + 1) * B <= r1;
-        if (ahead) {
-            const char *ah = (const char *)(X + (i + FG_MN8_PFD * B) * sr);
-            const ptrdiff_t rb = n * (ptrdiff_t)sizeof(T), st = sr * (ptrdiff_t)sizeof(T);
-            if (st - rb < 64)   /* rows (nearly) back to back: one run */
-                fg_mn8_pf_init(&pc, ah, 1, 0, (B - 1) * st + rb, nfma);
-            else
-                fg_mn8_pf_init(&pc, ah, B, st, rb, nfma);
-        }
+        if (ahead) FN(mn_block_ahead)(a, i, B, nfma, &pc);
         /* with the cursor, and without it (NULL, a constant: no counting) */
         if (cols) {
             const ptrdiff_t po = i + (FG_MN8_PFD + 1) * B <= r1
@@ -1915,20 +1931,8 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         else
             for (ptrdiff_t r = 0; r < nv; r += 4)
                 FN(mn4_zs)(x0 + r * ss, ss, n, ct, np, cv, kk, zt + r, B, NULL);
-        if (mode == FG_MODE_HESSP)
-            pw_multi_blk(2, k, nb, B, zt, zt + k * B, ic, ic + k, NULL, NULL, wb, dt, scr);
-        else if (mode == FG_MODE_VALUE)
-            acc += pw_multi_blk(1, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
-                                dt, scr);
-        else
-            acc += pw_multi_blk(0, k, nb, B, zt, NULL, ic, NULL, yt, a->lab ? lb : NULL, wb,
-                                dt, scr);
+        acc += FN(mn_block_softmax)(a, mode, nb, B, zt, ic, yt, lb, wb, dt, scr, gi);
         if (mode == FG_MODE_VALUE) continue;
-        for (ptrdiff_t j = 0; j < k; j++) {
-            double s = 0.0;
-            for (ptrdiff_t r = 0; r < nb; r++) s += dt[j * B + r];
-            gi[j] += s;
-        }
         if (cols) FN(mn4_gfs)(X + i, sc, nb, n, dt, B, k, gt, np);
         else if (ahead) FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, &pc);
         else FN(mn4_gs)(x0, ss, nb, n, dt, B, k, gt, np, NULL);
