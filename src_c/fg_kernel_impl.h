@@ -1897,16 +1897,18 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
          * read in place by the column tiles (mn4_zf, mn4_gf), else transposed */
         const int cols = (a->stream & FG_STREAM_MN_COLS) && sr == 1 && sc != 1 && !rows &&
                          nb == B;
-        if (cols) {
-        } else if (direct && nb == nv) {
+        /* F-ordered blocks: the columns of the block FG_MN8_PFD ahead prefetched
+         * po bytes further on (none near the end of the chunk) */
+        const ptrdiff_t po = i + (FG_MN8_PFD + 1) * B <= r1
+                                 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0;
+        if (direct && nb == nv) {
             x0 = X + i * sr;
             ss = sr;
-        } else {
+        } else if (!cols) {
             /* gathered, strided, F-ordered (a transpose of the block) or the
              * last rows of the chunk: copied, the rows past nb zero */
             if (sr == 1 && !rows && nb == nv)
-                FN(mn4_tr)(X + i, sc, n, nb, xb, np,
-                           i + (FG_MN8_PFD + 1) * B <= r1 ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0);
+                FN(mn4_tr)(X + i, sc, n, nb, xb, np, po);
             else
                 FN(mn_copy_rows)(a, i, nb, nv, np, xb);
             x0 = xb;
@@ -1921,8 +1923,6 @@ FG_PATH double FN(rows_mn4)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
         if (ahead) FN(mn_block_ahead)(a, i, B, nfma, &pc);
         /* with the cursor, and without it (NULL, a constant: no counting) */
         if (cols) {
-            const ptrdiff_t po = i + (FG_MN8_PFD + 1) * B <= r1
-                                     ? FG_MN8_PFD * B * (ptrdiff_t)sizeof(T) : 0;
             for (ptrdiff_t r = 0; r < B; r += 8)
                 FN(mn4_zfs)(X + i + r, sc, n, ct, np, kk, zt + r, B, po);
         } else if (ahead)
