@@ -41,13 +41,16 @@ double fg_sigmoid(double z)
 size_t fg_work_size(const fg_args *a)
 {
     /* row path: 4 gathered rows + z, t, y, w, d, lb (max(k, 4) each), the
-     * same for blocks of 64 rows, and the small-n tail's own; column path: z, t, d (k blocks each), y, w, lb,
+     * same for blocks of 64 rows, and the small-n tail's own, and coef and v
+     * as doubles (rows_k1 on float rows, 64-byte aligned); column path: z, t, d (k blocks each), y, w, lb,
      * and 4 gathered segments */
     size_t kk = a->k > 4 ? (size_t)a->k : 4;
-    size_t row = 4 * (size_t)a->n + 6 * kk + 32 + 64 + 12 * 64 + 16;  /* + blocks of 64 */
+    size_t row = 6 * (size_t)a->n + 6 * kk + 32 + 64 + 12 * 64 + 40;  /* + blocks of 64 */
     /* the column path only when the plan chose it: otherwise small problems
      * would carry its L2-sized blocks (80 KiB at n = 32) and need a malloc
      * instead of the caller's stack buffer */
+    /* rows_k1 on float rows of the avx512 clone: a block of rows as doubles */
+    if (a->stream & FG_STREAM_SEQ) row += (size_t)32 /* FG_BR / 2 */ * (((size_t)a->n + 7) & ~(size_t)7) + 8;
     size_t col = a->path == FG_PATH_COLS
                      ? (3 * (size_t)a->k + 7) * (size_t)a->block_rows + 2 * kk : 0;
     if (a->loss == FG_MULTINOMIAL) {

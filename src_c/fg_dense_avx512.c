@@ -45,6 +45,18 @@
 #ifndef FG_AVX512_VW
 #define FG_AVX512_VW 4
 #endif
+/* Float rows read from memory (rows_k1 with the plan's FG_STREAM_SEQ): coef
+ * (and v) as doubles once per chunk, each float of X converted once, 8 at a
+ * time, into a block of double rows that the axpys read (dot1vd, fg_axpy4d).
+ * Before, each value was converted 4 at a time twice (dot and axpy) and coef
+ * with it: on an Intel Xeon (family 6 model 167 as virtualised, L1d 48 KiB,
+ * L2 2 MiB), the kernel alone (tools/kernel_floor.py's, two builds
+ * alternated, medians of 5), 500,000 x 100 f32 C from memory, new/old:
+ * logistic 0.87-0.88, hessp 0.85-0.89, squared 0.96-0.98; the same rows from
+ * L2 0.84-0.90.  -DFG_F32_W8=0 builds the old loops. */
+#ifndef FG_F32_W8
+#define FG_F32_W8 1
+#endif
 #define FG_VW FG_AVX512_VW
 #define FG_ISA_CLONE 1
 #define FG_ISA_SUFFIX _avx512

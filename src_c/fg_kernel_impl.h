@@ -101,16 +101,34 @@ FG_INLINE fg_v4d FN(load4)(const T *p)
 }
 #endif
 
-#if FG_HAVE_VECEXT && FG_VW == 8 && !defined(FG_V8D_DEFINED)
+#ifndef FG_F32_W8
+#define FG_F32_W8 0 /* float rows converted 8 at a time (the avx512 clone, see fg_dense_avx512.c) */
+#endif
+
+#if FG_HAVE_VECEXT && (FG_VW == 8 || FG_F32_W8) && !defined(FG_V8D_DEFINED)
 #define FG_V8D_DEFINED
 typedef double fg_v8d __attribute__((vector_size(64)));
 /* {lo half + hi half} of an 8-double vector */
 FG_INLINE fg_v4d fg_fold8(fg_v8d a)
 {
+#if defined(__GNUC__) && __GNUC__ >= 12
+    /* the two halves in registers (a memcpy of the high half went through the
+     * stack: a 64-byte store read back as 32 bytes, no store forwarding) */
+    return __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
+#endif
     fg_v4d lo, hi;
     memcpy(&lo, &a, sizeof lo);
     memcpy(&hi, (const char *)&a + sizeof lo, sizeof hi);
     return lo + hi;
+}
+#endif
+
+#if FG_HAVE_VECEXT && FG_F32_W8
+/* 8 elements of T as 8 doubles (unaligned); for float one vcvtps2pd zmm, m256 */
+FG_INLINE fg_v8d FN(load8)(const T *p)
+{
+    return (fg_v8d){(double)p[0], (double)p[1], (double)p[2], (double)p[3],
+                    (double)p[4], (double)p[5], (double)p[6], (double)p[7]};
 }
 #endif
 
@@ -271,6 +289,86 @@ FG_INLINE void FN(dot1v)(const T *FG_RESTRICT p, const T *FG_RESTRICT c,
 
 #endif
 
+#if FG_HAVE_VECEXT && FG_F32_W8
+/* dot1v of float rows with coef (and u) already as doubles (cd, ud: the
+ * chunk's copies, 64-byte aligned): 8 values a conversion, no conversion of
+ * coef per row, and the row as doubles into dst for the axpys (axpy4d), so
+ * that each float is converted once (fg_dense_avx512.c gives the measurement) */
+FG_INLINE void FN(dot1vd)(const T *FG_RESTRICT p, const double *FG_RESTRICT cd,
+                          const double *FG_RESTRICT ud, ptrdiff_t n, double *sc, double *su,
+                          double *FG_RESTRICT dst)
+{
+    fg_v8d e0 = {0, 0, 0, 0, 0, 0, 0, 0}, e1 = e0, e2 = e0, e3 = e0;
+    fg_v8d h0 = e0, h1 = e0, h2 = e0, h3 = e0;
+    ptrdiff_t f = 0;
+    for (; f + 32 <= n; f += 32) {
+        const fg_v8d x0 = FN(load8)(p + f), x1 = FN(load8)(p + f + 8);
+        const fg_v8d x2 = FN(load8)(p + f + 16), x3 = FN(load8)(p + f + 24);
+        fg_v8d c0, c1, c2, c3;
+        memcpy(dst + f, &x0, sizeof x0); memcpy(dst + f + 8, &x1, sizeof x1);
+        memcpy(dst + f + 16, &x2, sizeof x2); memcpy(dst + f + 24, &x3, sizeof x3);
+        memcpy(&c0, cd + f, sizeof c0); memcpy(&c1, cd + f + 8, sizeof c1);
+        memcpy(&c2, cd + f + 16, sizeof c2); memcpy(&c3, cd + f + 24, sizeof c3);
+        e0 += x0 * c0; e1 += x1 * c1; e2 += x2 * c2; e3 += x3 * c3;
+        if (ud) {
+            memcpy(&c0, ud + f, sizeof c0); memcpy(&c1, ud + f + 8, sizeof c1);
+            memcpy(&c2, ud + f + 16, sizeof c2); memcpy(&c3, ud + f + 24, sizeof c3);
+            h0 += x0 * c0; h1 += x1 * c1; h2 += x2 * c2; h3 += x3 * c3;
+        }
+    }
+    for (; f + 8 <= n; f += 8) {
+        const fg_v8d x0 = FN(load8)(p + f);
+        fg_v8d c0;
+        memcpy(dst + f, &x0, sizeof x0);
+        memcpy(&c0, cd + f, sizeof c0);
+        e0 += x0 * c0;
+        if (ud) {
+            memcpy(&c0, ud + f, sizeof c0);
+            h0 += x0 * c0;
+        }
+    }
+    fg_v4d sa = fg_fold8((e0 + e1) + (e2 + e3)), sb = fg_fold8((h0 + h1) + (h2 + h3));
+    if (f + 4 <= n) {  /* a last 4 as a vector: no chain of scalar FMAs (n = 100) */
+        const fg_v4d x0 = FN(load4)(p + f);
+        fg_v4d c0;
+        memcpy(dst + f, &x0, sizeof x0);
+        memcpy(&c0, cd + f, sizeof c0);
+        sa += x0 * c0;
+        if (ud) {
+            memcpy(&c0, ud + f, sizeof c0);
+            sb += x0 * c0;
+        }
+        f += 4;
+    }
+    double r = (sa[0] + sa[1]) + (sa[2] + sa[3]), q = (sb[0] + sb[1]) + (sb[2] + sb[3]);
+    for (; f < n; f++) {
+        dst[f] = (double)p[f];
+        r += dst[f] * cd[f];
+        if (ud) q += dst[f] * ud[f];
+    }
+    *sc = r;
+    if (ud) *su = q;
+}
+#endif
+
+#if FG_HAVE_VECEXT
+/* dot1v, or dot1vd when the chunk holds coef (and u) as doubles (cd not NULL;
+ * then the row goes to dst as doubles) */
+FG_INLINE void FN(dot1x)(const T *FG_RESTRICT p, const T *FG_RESTRICT c,
+                         const T *FG_RESTRICT u, const double *cd, const double *ud,
+                         ptrdiff_t n, double *sc, double *su, double *dst)
+{
+#if FG_F32_W8
+    if (sizeof(T) == 4 && cd) {
+        FN(dot1vd)(p, cd, u ? ud : NULL, n, sc, su, dst);
+        return;
+    }
+#endif
+    (void)cd; (void)ud; (void)dst;
+    FN(dot1v)(p, c, u, n, sc, su);
+}
+#endif
+
 FG_INLINE double FN(dot1)(const T *FG_RESTRICT p, const T *FG_RESTRICT c, ptrdiff_t n)
 {
     double s = 0;
@@ -292,6 +390,16 @@ FG_INLINE void FN(axpy4)(double *FG_RESTRICT g, const T *FG_RESTRICT p0,
          * the omp simd loop below loads 8 floats and splits them) */
         const fg_v4d D0 = {d0, d0, d0, d0}, D1 = {d1, d1, d1, d1};
         const fg_v4d D2 = {d2, d2, d2, d2}, D3 = {d3, d3, d3, d3};
+#if FG_F32_W8
+        /* 8 at a time (see dot1v) */
+        for (; f + 8 <= n; f += 8) {
+            fg_v8d gv;
+            memcpy(&gv, g + f, sizeof gv);
+            gv += d0 * FN(load8)(p0 + f) + d1 * FN(load8)(p1 + f) +
+                  d2 * FN(load8)(p2 + f) + d3 * FN(load8)(p3 + f);
+            memcpy(g + f, &gv, sizeof gv);
+        }
+#endif
         for (; f + 4 <= n; f += 4) {
             fg_v4d gv;
             memcpy(&gv, g + f, sizeof gv);
@@ -306,6 +414,27 @@ FG_INLINE void FN(axpy4)(double *FG_RESTRICT g, const T *FG_RESTRICT p0,
         g[u] += d0 * (double)p0[u] + d1 * (double)p1[u] + d2 * (double)p2[u] +
                 d3 * (double)p3[u];
 }
+
+#if FG_HAVE_VECEXT && FG_F32_W8 && !defined(FG_AXPY4D_DEFINED)
+#define FG_AXPY4D_DEFINED
+/* axpy4 of rows already as doubles (dot1vd's copies), 8 at a time */
+FG_INLINE void fg_axpy4d(double *FG_RESTRICT g, const double *FG_RESTRICT p0,
+                         const double *FG_RESTRICT p1, const double *FG_RESTRICT p2,
+                         const double *FG_RESTRICT p3, const double *d, ptrdiff_t n)
+{
+    const double d0 = d[0], d1 = d[1], d2 = d[2], d3 = d[3];
+    ptrdiff_t f = 0;
+    for (; f + 8 <= n; f += 8) {
+        fg_v8d gv, x0, x1, x2, x3;
+        memcpy(&gv, g + f, sizeof gv);
+        memcpy(&x0, p0 + f, sizeof x0); memcpy(&x1, p1 + f, sizeof x1);
+        memcpy(&x2, p2 + f, sizeof x2); memcpy(&x3, p3 + f, sizeof x3);
+        gv += (d0 * x0 + d1 * x1) + (d2 * x2 + d3 * x3);
+        memcpy(g + f, &gv, sizeof gv);
+    }
+    for (; f < n; f++) g[f] += (d0 * p0[f] + d1 * p1[f]) + (d2 * p2[f] + d3 * p3[f]);
+}
+#endif
 
 FG_INLINE void FN(axpy1)(double *FG_RESTRICT g, const T *FG_RESTRICT p, double d, ptrdiff_t n)
 {
@@ -337,7 +466,26 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
          * then the axpys while the block's rows are still in L1 */
         double *zB = lb + 4, *tB = zB + FG_BR, *yB = tB + FG_BR, *wB = yB + FG_BR;
         double *dB = wB + FG_BR, *lB = dB + FG_BR;
-        const ptrdiff_t BR = FG_BLOCK_ROWS(a);
+        /* float rows of the avx512 clone: coef (and v) as doubles for the
+         * chunk, 64-byte aligned after the block buffers (fg_work_size) */
+        double *cd = NULL, *vd = NULL, *rb = NULL;
+        const ptrdiff_t np8 = (n + 7) & ~(ptrdiff_t)7;
+        ptrdiff_t BR = FG_BLOCK_ROWS(a);
+#if FG_HAVE_VECEXT && FG_F32_W8
+        if (sizeof(T) == 4 && (a->stream & FG_STREAM_SEQ)) {
+            /* and the block's rows as doubles (rb, BR x np8): the plan's block
+             * of float rows (half of L1d) halved, so that the doubles take as
+             * much of L1d as the floats did */
+            cd = (double *)(((uintptr_t)(lB + FG_BR) + 63) & ~(uintptr_t)63);
+            vd = cd + np8;
+            rb = vd + np8;
+            BR = BR / 2 < 4 ? 4 : (BR / 2) & ~(ptrdiff_t)3;
+            for (ptrdiff_t f = 0; f < n; f++) {
+                cd[f] = (double)coef[f];
+                if (v) vd[f] = (double)v[f];
+            }
+        }
+#endif
         /* the plan's (fastgrad/_plan.py, stream_flags, which gives the
          * measurements): prefetch the rows 8 ahead when they come from memory
          * and are short enough; the dot products row after row (X read front
@@ -400,12 +548,12 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                     const double wi = wt ? (double)wt[r * ws] : 1.0;
                     if (mode == FG_MODE_HESSP) {
                         double tq;
-                        FN(dot1v)(p, v, NULL, n, &tq, NULL);
+                        FN(dot1x)(p, v, NULL, vd, NULL, n, &tq, NULL, rb + u * np8);
                         tq += vb;
                         dq[u] = wt ? wi * tq : tq;
                     } else {
                         double zq;
-                        FN(dot1v)(p, coef, NULL, n, &zq, NULL);
+                        FN(dot1x)(p, coef, NULL, cd, NULL, n, &zq, NULL, rb + u * np8);
                         const double rq = (zq + b) - (double)y[r * ys];
                         if (mode == FG_MODE_VALUE) {
                             acc += wt ? 0.5 * rq * rq * wi : 0.5 * rq * rq;
@@ -417,6 +565,12 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                 }
                 if (mode == FG_MODE_VALUE) continue;
                 gi += (dq[0] + dq[1]) + (dq[2] + dq[3]);
+#if FG_F32_W8
+                if (rb) {
+                    fg_axpy4d(g, rb, rb + np8, rb + 2 * np8, rb + 3 * np8, dq, n);
+                    continue;
+                }
+#endif
                 FN(axpy4)(g, pr[0], pr[1], pr[2], pr[3], dq, n);
             }
         }
@@ -460,13 +614,13 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                             /* u = NULL spelled out: dot1v is inlined, and a
                              * constant NULL drops its second set of sums */
                             if (mode == FG_MODE_HESSP)
-                                FN(dot1v)(pr[r], coef, v, n, zB + q + r, tB + q + r);
+                                FN(dot1x)(pr[r], coef, v, cd, vd, n, zB + q + r, tB + q + r, rb + (q + r) * np8);
                             else
-                                FN(dot1v)(pr[r], coef, NULL, n, zB + q + r, NULL);
+                                FN(dot1x)(pr[r], coef, NULL, cd, NULL, n, zB + q + r, NULL, rb + (q + r) * np8);
                             zB[q + r] += b;
                             if (mode == FG_MODE_HESSP) tB[q + r] += vb;
                         } else {
-                            FN(dot1v)(pr[r], v, NULL, n, tB + q + r, NULL);
+                            FN(dot1x)(pr[r], v, NULL, vd, NULL, n, tB + q + r, NULL, rb + (q + r) * np8);
                             tB[q + r] += vb;
                         }
                     }
@@ -493,6 +647,13 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
                             }
 #endif
                     gi += (dB[q] + dB[q + 1]) + (dB[q + 2] + dB[q + 3]);
+#if FG_F32_W8
+                    if (rb) {
+                        const double *q0 = rb + q * np8;
+                        fg_axpy4d(g, q0, q0 + np8, q0 + 2 * np8, q0 + 3 * np8, dB + q, n);
+                        continue;
+                    }
+#endif
                     FN(axpy4)(g, FN(row_ptr)(a, iq, n, buf), FN(row_ptr)(a, iq + 1, n, buf),
                               FN(row_ptr)(a, iq + 2, n, buf), FN(row_ptr)(a, iq + 3, n, buf),
                               dB + q, n);

@@ -18,8 +18,11 @@ from conftest import (DTYPE_IDS, DTYPES, LOSSES, assert_grad_matches, assert_mat
 # and of 2.4 KiB (4 rows interleaved, no software prefetch): all > 256 KiB per
 # chunk; 13 columns, which F-ordered take 8, then 4, then 1 column per step in
 # the column path's first sweep; and 8 or 5 columns, which F-ordered take
-# cols_small (with a tail of rows that is not a multiple of 4 in each chunk)
-SHAPES = [(40000, 20), (8000, 100), (3000, 300), (20000, 13), (60001, 8), (30003, 5)]
+# cols_small (with a tail of rows that is not a multiple of 4 in each chunk);
+# 23 columns: the float rows' 8-wide dot and axpy (avx512 clone) with a tail of
+# 4 and then of 3 values
+SHAPES = [(40000, 20), (8000, 100), (3000, 300), (20000, 13), (60001, 8), (30003, 5),
+          (24001, 23)]
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=lambda s: f"{s[0]}x{s[1]}")
