@@ -64,9 +64,16 @@ FG_INLINE const double *FN(gather_yw)(const fg_args *a, ptrdiff_t i0, ptrdiff_t 
         if (w)
             for (ptrdiff_t b = 0; b < nb; b++) wb[b] = (double)w[rows[i0 + b] * ws];
     } else {
-        if (need_y)
+        /* contiguous y and w: loops that vectorise (a strided copy took a
+         * fifth of the small-n row path's time: 4,000,000 x 8 f64 C, Xeon
+         * family 6 model 167, the kernel alone 0.95-0.96x with these) */
+        if (need_y && ys == 1)
+            for (ptrdiff_t b = 0; b < nb; b++) yb[b] = (double)y[i0 + b];
+        else if (need_y)
             for (ptrdiff_t b = 0; b < nb; b++) yb[b] = (double)y[(i0 + b) * ys];
-        if (w)
+        if (w && ws == 1)
+            for (ptrdiff_t b = 0; b < nb; b++) wb[b] = (double)w[i0 + b];
+        else if (w)
             for (ptrdiff_t b = 0; b < nb; b++) wb[b] = (double)w[(i0 + b) * ws];
     }
     return w ? wb : NULL;
