@@ -13,8 +13,9 @@ hessp / multinomialK with K classes), in one process, 1 thread, round-robin over
   here into a shared library from tools/kernel_floor.c) over all rows in the
   package's planned chunks, with the package's plan (path, stream flags,
   block rows: fastgrad._plan.plan_dense), no Python or reduction around it;
-- in cache: the same kernel on a slice of 256 KiB of X (multinomial: half of
-  L2), called until it has done m rows: its arithmetic alone, no memory traffic;
+- in cache: the same kernel, with the plan of the whole X (the same loops,
+  prefetches and blocks), on a slice of 256 KiB of X (multinomial: half of L2),
+  called until it has done m rows: its arithmetic alone, no memory traffic;
 - package: fastgrad.value_and_grad (or hessp) on the same arrays.
 
 Prints medians and each as a multiple of the read; kernel / max(read, in
@@ -114,12 +115,15 @@ def run_case(L, spec, rounds):
         rows = max(rows, _plan.L2 // 2 // (n * isz) // 8 * 8)
     Xs = np.array(X[:rows], order=order)
 
+    # the plan of the whole X for the slice too: the slice's own plan (a chunk
+    # under L2/4) would take the in-cache loops, not the ones timed from memory
+    p = _plan.plan_dense(m, n, K, isz, X.strides[0] // isz, X.strides[1] // isz,
+                         loss, mode, False, 1)
+
     def kernel(A, mm, reps=1):
-        p = _plan.plan_dense(mm, n, K, isz, A.strides[0] // isz, A.strides[1] // isz,
-                             loss, mode, False, 1)
         args = (A.ctypes.data, mm, n, A.strides[0] // isz, A.strides[1] // isz, isz == 4,
                 y.ctypes.data, c.ctypes.data, v.ctypes.data, int(loss), int(mode == 2),
-                int(p.path), int(p.stream), int(p.block_rows), int(p.chunk_rows),
+                int(p.path), int(p.stream), int(p.block_rows), int(min(p.chunk_rows, mm)),
                 g.ctypes.data, work.ctypes.data, K, y.ctypes.data if K > 1 else None)
 
         def f():
