@@ -493,6 +493,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
             }
         }
 #endif
+        (void)cd, (void)vd, (void)rb, (void)np8;  /* unused by the portable build */
         /* the plan's (fastgrad/_plan.py, stream_flags, which gives the
          * measurements): prefetch the rows 8 ahead when they come from memory
          * and are short enough; the dot products row after row (X read front
