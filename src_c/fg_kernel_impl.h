@@ -122,11 +122,12 @@ FG_INLINE fg_v4d fg_fold8(fg_v8d a)
     /* the two halves in registers (a memcpy of the high half went through the
      * stack: a 64-byte store read back as 32 bytes, no store forwarding) */
     return __builtin_shufflevector(a, a, 0, 1, 2, 3) + __builtin_shufflevector(a, a, 4, 5, 6, 7);
-#endif
+#else
     fg_v4d lo, hi;
     memcpy(&lo, &a, sizeof lo);
     memcpy(&hi, (const char *)&a + sizeof lo, sizeof hi);
     return lo + hi;
+#endif
 }
 #endif
 
@@ -398,7 +399,7 @@ FG_INLINE void FN(axpy4)(double *FG_RESTRICT g, const T *FG_RESTRICT p0,
         const fg_v4d D0 = {d0, d0, d0, d0}, D1 = {d1, d1, d1, d1};
         const fg_v4d D2 = {d2, d2, d2, d2}, D3 = {d3, d3, d3, d3};
 #if FG_F32_W8
-        /* 8 at a time (see dot1v) */
+        /* 8 at a time (the avx512 clone: one conversion per 8 values) */
         for (; f + 8 <= n; f += 8) {
             fg_v8d gv;
             memcpy(&gv, g + f, sizeof gv);
