@@ -57,6 +57,18 @@
 #ifndef FG_F32_W8
 #define FG_F32_W8 1
 #endif
+/* Double rows read from memory (the same row paths): each row's dot products
+ * 8 doubles a vector (dot1vd with no copy), where dot1v takes 4.  Intel Xeon
+ * (family 6 model 167 as virtualised, L1d 48 KiB, L2 2 MiB), the kernel alone
+ * (tools/kernel_floor.py's, two builds alternated, medians of 7),
+ * 500,000 x 100 f64 C from memory, new/old: logistic 0.99 (0.98-1.00), hessp
+ * logistic 0.975 (0.97-0.98), squared 0.98 (0.97-0.98); the same rows from L2
+ * 0.92-0.97.  The axpys 8 wide as well (an explicit loop in place of the
+ * `omp simd` one) ran 1.01x as long: not kept.  -DFG_F64_W8=0 builds the
+ * 4-wide dot. */
+#ifndef FG_F64_W8
+#define FG_F64_W8 1
+#endif
 #define FG_VW FG_AVX512_VW
 #define FG_ISA_CLONE 1
 #define FG_ISA_SUFFIX _avx512

@@ -111,6 +111,9 @@ FG_INLINE fg_v4d FN(load4)(const T *p)
 #ifndef FG_F32_W8
 #define FG_F32_W8 0 /* float rows converted 8 at a time (the avx512 clone, see fg_dense_avx512.c) */
 #endif
+#ifndef FG_F64_W8
+#define FG_F64_W8 0 /* with FG_F32_W8: double rows' dot products 8 at a time (the same) */
+#endif
 
 #if FG_HAVE_VECEXT && (FG_VW == 8 || FG_F32_W8) && !defined(FG_V8D_DEFINED)
 #define FG_V8D_DEFINED
@@ -301,7 +304,9 @@ FG_INLINE void FN(dot1v)(const T *FG_RESTRICT p, const T *FG_RESTRICT c,
 /* dot1v of float rows with coef (and u) already as doubles (cd, ud: the
  * chunk's copies, 64-byte aligned): 8 values a conversion, no conversion of
  * coef per row, and the row as doubles into dst for the axpys (axpy4d), so
- * that each float is converted once (fg_dense_avx512.c gives the measurement) */
+ * that each float is converted once (fg_dense_avx512.c gives the measurement).
+ * Double rows too (FG_F64_W8: cd and ud are coef and u, dst NULL): 8 values a
+ * vector where dot1v takes 4 */
 FG_INLINE void FN(dot1vd)(const T *FG_RESTRICT p, const double *FG_RESTRICT cd,
                           const double *FG_RESTRICT ud, ptrdiff_t n, double *sc, double *su,
                           double *FG_RESTRICT dst)
@@ -313,8 +318,10 @@ FG_INLINE void FN(dot1vd)(const T *FG_RESTRICT p, const double *FG_RESTRICT cd,
         const fg_v8d x0 = FN(load8)(p + f), x1 = FN(load8)(p + f + 8);
         const fg_v8d x2 = FN(load8)(p + f + 16), x3 = FN(load8)(p + f + 24);
         fg_v8d c0, c1, c2, c3;
-        memcpy(dst + f, &x0, sizeof x0); memcpy(dst + f + 8, &x1, sizeof x1);
-        memcpy(dst + f + 16, &x2, sizeof x2); memcpy(dst + f + 24, &x3, sizeof x3);
+        if (dst) {
+            memcpy(dst + f, &x0, sizeof x0); memcpy(dst + f + 8, &x1, sizeof x1);
+            memcpy(dst + f + 16, &x2, sizeof x2); memcpy(dst + f + 24, &x3, sizeof x3);
+        }
         memcpy(&c0, cd + f, sizeof c0); memcpy(&c1, cd + f + 8, sizeof c1);
         memcpy(&c2, cd + f + 16, sizeof c2); memcpy(&c3, cd + f + 24, sizeof c3);
         e0 += x0 * c0; e1 += x1 * c1; e2 += x2 * c2; e3 += x3 * c3;
@@ -327,7 +334,7 @@ FG_INLINE void FN(dot1vd)(const T *FG_RESTRICT p, const double *FG_RESTRICT cd,
     for (; f + 8 <= n; f += 8) {
         const fg_v8d x0 = FN(load8)(p + f);
         fg_v8d c0;
-        memcpy(dst + f, &x0, sizeof x0);
+        if (dst) memcpy(dst + f, &x0, sizeof x0);
         memcpy(&c0, cd + f, sizeof c0);
         e0 += x0 * c0;
         if (ud) {
@@ -339,7 +346,7 @@ FG_INLINE void FN(dot1vd)(const T *FG_RESTRICT p, const double *FG_RESTRICT cd,
     if (f + 4 <= n) {  /* a last 4 as a vector: no chain of scalar FMAs (n = 100) */
         const fg_v4d x0 = FN(load4)(p + f);
         fg_v4d c0;
-        memcpy(dst + f, &x0, sizeof x0);
+        if (dst) memcpy(dst + f, &x0, sizeof x0);
         memcpy(&c0, cd + f, sizeof c0);
         sa += x0 * c0;
         if (ud) {
@@ -350,9 +357,10 @@ FG_INLINE void FN(dot1vd)(const T *FG_RESTRICT p, const double *FG_RESTRICT cd,
     }
     double r = (sa[0] + sa[1]) + (sa[2] + sa[3]), q = (sb[0] + sb[1]) + (sb[2] + sb[3]);
     for (; f < n; f++) {
-        dst[f] = (double)p[f];
-        r += dst[f] * cd[f];
-        if (ud) q += dst[f] * ud[f];
+        const double xf = (double)p[f];
+        if (dst) dst[f] = xf;
+        r += xf * cd[f];
+        if (ud) q += xf * ud[f];
     }
     *sc = r;
     if (ud) *su = q;
@@ -369,6 +377,12 @@ FG_INLINE void FN(dot1x)(const T *FG_RESTRICT p, const T *FG_RESTRICT c,
 #if FG_F32_W8
     if (sizeof(T) == 4 && cd) {
         FN(dot1vd)(p, cd, u ? ud : NULL, n, sc, su, dst);
+        return;
+    }
+#endif
+#if FG_F64_W8
+    if (sizeof(T) == 8) {
+        FN(dot1vd)(p, (const double *)c, (const double *)u, n, sc, su, NULL);
         return;
     }
 #endif
