@@ -201,6 +201,7 @@ STREAM_SEQ = 2
 STREAM_L2 = 4           # the prefetch distance in rows in the bits from STREAM_AHEAD_SHIFT
 STREAM_SPLIT = 8        # with STREAM_L2: half of each row ahead by the dot phase, half by the axpys
 STREAM_MN_COLS = 16     # the avx2 multinomial tiles: F-ordered blocks read in place (MN_COLS_MAX_K)
+STREAM_QUARTERS = 32    # with SEQ: the chunk's four quarters read in lockstep (QUARTERS)
 STREAM_AHEAD_SHIFT = 8
 
 # ---------------------------------------------------------------------------
@@ -295,6 +296,21 @@ STREAM_AHEAD_BYTES = L1D // 4
 #: 1, L2 512 KiB), the kernel alone side by side, split / whole rows, 500,000 x
 #: 100 logistic 1.14-1.15x, hessp 1.11-1.13x, 1,000,000 x 40 logistic 0.99-1.07x.
 PREFETCH_SPLIT = CPU_VENDOR == "GenuineIntel"
+#: the streamed row paths (STREAM_SEQ) read their chunk as four quarters in
+#: lockstep (STREAM_QUARTERS): each block takes a quarter of its rows from each
+#: quarter of the chunk, so four streams run from memory where one did.  One
+#: core reads more of memory at once from four streams than from one: Xeon
+#: (family 6 model 167, L1d 48 KiB, L2 2 MiB), 1 thread, a C sum of 400 MB in
+#: four interleaved quarters 0.86x the time of the same sum front to back.  The
+#: kernel alone (tools/kernel_floor.py's, quarters / one stream, medians of 5,
+#: 1 thread), from memory: 500,000 x 100 f64 C logistic 0.95-0.96, hessp 0.95,
+#: squared 0.95; 500,000 x 200 f64 logistic 0.92; 1,000,000 x 40 f64 logistic
+#: 1.00; 500,000 x 100 f32 logistic 0.93, squared 0.93; 1,000,000 x 40 f32
+#: logistic 0.88.  The squared loss keeps its four rows a step (one row of each
+#: quarter): blocks of the plan's rows were 0.97 (f64) and 1.03 (f32).  Not
+#: measured on an AMD core, where the hardware prefetchers differ (see
+#: PREFETCH_SPLIT): there the chunk is read front to back as before.
+QUARTERS = CPU_VENDOR == "GenuineIntel"
 
 #: the bytes of a cache line (every x86-64 and ARM server core this runs on)
 LINE_BYTES = 64
@@ -572,16 +588,31 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             if stream and block_rows * rowbytes >= PAGE_BYTES:
                 ahead = max(4, (ROWS_VEC_AHEAD_BYTES // rowbytes) & ~3)
                 stream |= ahead << STREAM_AHEAD_SHIFT
+            # QUARTERS here too, float64 and not hessp: 4,000,000 x 8 f64 C, the kernel
+            # alone, quarters / one stream, logistic 0.82-0.84, squared 0.85,
+            # 8,000,000 x 4 logistic 0.89, 2,000,000 x 16 0.97; hessp 1.03 and
+            # float32 (4,000,000 x 8 logistic, bound by its arithmetic: in cache
+            # as long as from memory) 1.07
+            quarters = bool(stream and QUARTERS and itemsize == 8 and mode != Mode.HESSP)
+            if quarters:
+                stream |= STREAM_QUARTERS
             why = (f"{where} (4, 8, 12 or 16): 4 rows a step with the gradient in "
                    f"registers, blocks of {block_rows} rows (L1d/2 = {_mb(ROW_BLOCK_BYTES)})"
                    + ((f", the rows {ahead} ahead (half a page) and y prefetched" if ahead
-                       else ", the next block prefetched")
+                       else ", no prefetch" if quarters else ", the next block prefetched")
                       + f" (chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from memory)"
-                      if stream else ""))
+                      if stream else "")
+                   + ("; the chunk read as four quarters in lockstep (four streams from "
+                      "memory, an Intel core)" if quarters else ""))
         else:
             stream = stream_flags(first, rowbytes, n, layout, rows) if sc == 1 else 0
             path = Path.ROWS_STREAM if stream else Path.ROWS
             l2 = stream & STREAM_SEQ and layout == "C" and not rows and itemsize == 8
+            quarters = bool(QUARTERS and stream & STREAM_SEQ and layout == "C" and not rows)
+            if quarters:
+                stream |= STREAM_QUARTERS
+            four = ("; the chunk read as four quarters in lockstep (four streams from memory, "
+                    "an Intel core)" if quarters else "")
             if l2:
                 ahead = max(8, -(-STREAM_AHEAD_BYTES // rowbytes))
                 stream |= (STREAM_L2 | (STREAM_SPLIT if PREFETCH_SPLIT else 0)
@@ -597,13 +628,14 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
                           f"blocks of {block_rows} rows (L1d/4)"
                           + (", each row ahead prefetched half by the dot products and "
                              "half by the axpys (an Intel core: the L2 hint keeps the "
-                             "lines out of L1)" if PREFETCH_SPLIT else "")))
+                             "lines out of L1)" if PREFETCH_SPLIT else ""))
+                       + four)
             elif stream:
                 why = (f"{where}: chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from "
                        f"memory and rows of at most L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} are "
                        "prefetched 8 ahead"
                        + (", the dot products row after row" if stream & STREAM_SEQ else "")
-                       + f"; blocks of {block_rows} rows (L1d/2)")
+                       + f"; blocks of {block_rows} rows (L1d/2)" + four)
             else:
                 cause = ("rows gathered into a buffer" if sc != 1 else
                          f"rows longer than L1d/16 = {_mb(STREAM_MAX_ROW_BYTES)} stream by "

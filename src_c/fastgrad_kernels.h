@@ -48,6 +48,8 @@ enum {
                                  half by the axpy phase */
     FG_STREAM_MN_COLS = 16,   /* rows_mn4: F-ordered blocks read in place by column
                                  tiles, not transposed into a buffer of rows */
+    FG_STREAM_QUARTERS = 32,  /* the row paths' blocks: rows of the chunk's four
+                                 quarters in lockstep (four streams) */
     FG_STREAM_AHEAD_SHIFT = 8
 };
 

@@ -136,7 +136,8 @@ def test_explain_dense_f(dtype, m, n):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_explain_rows_vec_prefetch(dtype, n):
     """rows_vec from memory: blocks of at least a page take their rows half a
-    page ahead (ROWS_VEC_AHEAD_BYTES) with y; shorter blocks the next block."""
+    page ahead (ROWS_VEC_AHEAD_BYTES) with y; shorter blocks the next block, or
+    nothing when the chunk is read as four quarters (QUARTERS, float64)."""
     P = _plan()
     d = _explain(_big(2_000_000, n, dtype), loss="logistic")
     assert d["path"] == "rows_vec"
@@ -144,6 +145,8 @@ def test_explain_rows_vec_prefetch(dtype, n):
     if d["block_rows"] * rowbytes >= P.PAGE_BYTES:
         ahead = max(4, (P.PAGE_BYTES // 2 // rowbytes) & ~3)
         assert f"the rows {ahead} ahead (half a page) and y prefetched" in d["reason"]
+    elif P.QUARTERS and np.dtype(dtype).itemsize == 8:
+        assert "no prefetch" in d["reason"] and "four quarters" in d["reason"]
     else:
         assert "the next block prefetched" in d["reason"]
 
@@ -434,6 +437,46 @@ def test_rows_stream_prefetch_split_matches_reference(monkeypatch, request, loss
                         hv, scale, rtol_for(np.float64), "rows_stream hessp")
     assert abs(fastgrad.Objective(X, y, backend="native", **kw).value(coef) - ref.loss) \
         <= rtol_for(np.float64) * ref.loss_scale
+
+
+@pytest.mark.parametrize("quarters", [False, True])
+@pytest.mark.parametrize("n", [37, 8, 4])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "gamma"])
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, quarters):
+    """The streamed row paths (rows_stream; rows_vec, float64 and not hessp) reading
+    their chunks as four quarters in lockstep (the plan's choice on Intel cores)
+    or front to back (elsewhere): both taken here whatever the CPU, against the
+    reference, and the same on 1 and 2 threads, bitwise.  The chunks' rows are
+    not a multiple of four blocks (a rest of rows after the quarters) and the
+    last chunk is cut short; explain says which."""
+    P = _plan()
+    monkeypatch.setattr(P, "QUARTERS", quarters)
+    P.plan_dense.cache_clear()                     # plans are cached: none made before
+    request.addfinalizer(P.plan_dense.cache_clear)  # nor kept for the next tests
+    isz = np.dtype(dtype).itemsize
+    m = 3 * P.STREAM_BYTES // (n * isz) + 53
+    _, y, coef, w = make_problem(m, n, None, loss=loss, fit_intercept=True, weights=True,
+                                 dtype=dtype, seed=9, coef_scale=0.1)
+    X = np.random.default_rng(6).standard_normal((m, n)).astype(dtype)
+    kw = dict(loss=loss, fit_intercept=True, sample_weight=w, l2=0.05)
+    d = fastgrad.explain(X, y, coef, backend="native", **kw)
+    path = "rows_stream" if n > 16 else "rows_vec"
+    assert d["path"] == path, d
+    expect = quarters and (path == "rows_stream" or isz == 8)
+    assert ("four quarters in lockstep" in d["reason"]) == expect, d
+    rtol = rtol_for(dtype)
+    ref = reference(X, y, coef, **kw)
+    L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=1, **kw)
+    assert_matches_ref(L, g, ref, rtol, "rows_stream")
+    L2, g2 = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=2, **kw)
+    assert L2 == L and np.array_equal(g2, g)
+    v = np.linspace(-1, 1, coef.size).astype(dtype)
+    hv, scale = reference_hessp(X, y, coef, v, **kw)
+    assert_grad_matches(fastgrad.hessp(X, y, coef, v, backend="native", n_threads=1, **kw),
+                        hv, scale, rtol, "rows_stream hessp")
+    assert abs(fastgrad.Objective(X, y, backend="native", **kw).value(coef) - ref.loss) \
+        <= rtol * ref.loss_scale
 
 
 @pytest.mark.parametrize("k", [None, 2])
