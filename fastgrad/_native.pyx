@@ -339,6 +339,13 @@ cdef inline void _apply(fg_args *a, const PlanVal *p) noexcept:
     a.block_cols = p.block_cols
 
 
+def clear_plan_cache():
+    """Forget every remembered plan, so that the next calls ask fastgrad._plan
+    again (for tests that change one of its switches; with plan_dense's and
+    plan_csr's own caches cleared too)."""
+    memset(_plan_used, 0, sizeof(_plan_used))
+
+
 def plan_of_call(X, Py_ssize_t nrows, Py_ssize_t k, int loss, bint hess, bint want_grad,
                  bint rows):
     """(path, stream, block_rows, chunk_rows, n_chunks, par_reduce) as this module

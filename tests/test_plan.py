@@ -29,6 +29,24 @@ def _plan():
     return _plan
 
 
+def _native():
+    from fastgrad import _native
+    return _native
+
+
+def _forget_plans(request):
+    """Plans are remembered (plan_dense's cache and the native module's): none made
+    before a test that changes a switch of the plan, nor kept after it."""
+    P, N = _plan(), _native()
+
+    def clear():
+        P.plan_dense.cache_clear()
+        N.clear_plan_cache()
+
+    clear()
+    request.addfinalizer(clear)
+
+
 def _big(m, n, dtype, order="C"):
     """An X that is never read (explain computes nothing): np.empty commits no memory."""
     return np.empty((m, n), dtype=dtype, order=order)
@@ -415,8 +433,7 @@ def test_rows_stream_prefetch_split_matches_reference(monkeypatch, request, loss
     follows PREFETCH_SPLIT and explain says so.  A last block cut short."""
     P = _plan()
     monkeypatch.setattr(P, "PREFETCH_SPLIT", split)
-    P.plan_dense.cache_clear()                     # plans are cached: none made before
-    request.addfinalizer(P.plan_dense.cache_clear)  # nor kept for the next tests
+    _forget_plans(request)
     n = 100
     m = 2 * P.STREAM_BYTES // (n * 8) + 37
     _, y, coef, w = make_problem(m, n, None, loss=loss, fit_intercept=True, weights=True,
@@ -426,6 +443,8 @@ def test_rows_stream_prefetch_split_matches_reference(monkeypatch, request, loss
     plan = P.plan_dense(m, n, 1, 8, n, 1, P.Loss[loss.upper()], P.Mode.GRAD, False, 1)
     assert plan.path == P.Path.ROWS_STREAM and plan.stream & P.STREAM_L2
     assert bool(plan.stream & P.STREAM_SPLIT) == split
+    ran = _native().plan_of_call(X, m, 1, int(P.Loss[loss.upper()]), False, True, False)
+    assert bool(ran[1] & P.STREAM_SPLIT) == split, ran       # what the call runs
     d = fastgrad.explain(X, y, coef, backend="native", **kw)
     assert ("half by the axpys" in d["reason"]) == split, d
     ref = reference(X, y, coef, **kw)
@@ -452,8 +471,7 @@ def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, qua
     last chunk is cut short; explain says which."""
     P = _plan()
     monkeypatch.setattr(P, "QUARTERS", quarters)
-    P.plan_dense.cache_clear()                     # plans are cached: none made before
-    request.addfinalizer(P.plan_dense.cache_clear)  # nor kept for the next tests
+    _forget_plans(request)
     isz = np.dtype(dtype).itemsize
     m = 3 * P.STREAM_BYTES // (n * isz) + 53
     _, y, coef, w = make_problem(m, n, None, loss=loss, fit_intercept=True, weights=True,
@@ -465,6 +483,10 @@ def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, qua
     assert d["path"] == path, d
     expect = quarters and (path == "rows_stream" or isz == 8)
     assert ("four quarters in lockstep" in d["reason"]) == expect, d
+    loss_id = int(P.Loss[loss.upper()])
+    for hess, want_grad in ((False, True), (True, True), (False, False)):
+        ran = _native().plan_of_call(X, m, 1, loss_id, hess, want_grad, False)
+        assert bool(ran[1] & P.STREAM_QUARTERS) == (expect and not (hess and n <= 16)), ran
     rtol = rtol_for(dtype)
     ref = reference(X, y, coef, **kw)
     L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=1, **kw)
