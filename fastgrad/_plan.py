@@ -306,8 +306,11 @@ PREFETCH_SPLIT = CPU_VENDOR == "GenuineIntel"
 #: 1 thread), from memory: 500,000 x 100 f64 C logistic 0.95-0.96, hessp 0.95,
 #: squared 0.95; 500,000 x 200 f64 logistic 0.92; 1,000,000 x 40 f64 logistic
 #: 1.00; 500,000 x 100 f32 logistic 0.93, squared 0.93; 1,000,000 x 40 f32
-#: logistic 0.88.  The squared loss keeps its four rows a step (one row of each
-#: quarter): blocks of the plan's rows were 0.97 (f64) and 1.03 (f32).  Not
+#: logistic 0.88.  The package's calls (tools/ab_compare.py --cases full, with
+#: the avx512 clone's 8-wide float64 dot, medians of 3): 500,000 x 100 C f64
+#: 0.91-0.95, f32 0.83-0.94.  The squared loss keeps its four rows a step (one
+#: row of each quarter): blocks of the plan's rows were 0.97 (f64) and 1.03
+#: (f32).  rows_vec does not take them (see plan_dense).  Not
 #: measured on an AMD core, where the hardware prefetchers differ (see
 #: PREFETCH_SPLIT): there the chunk is read front to back as before.
 QUARTERS = CPU_VENDOR == "GenuineIntel"
@@ -588,22 +591,16 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             if stream and block_rows * rowbytes >= PAGE_BYTES:
                 ahead = max(4, (ROWS_VEC_AHEAD_BYTES // rowbytes) & ~3)
                 stream |= ahead << STREAM_AHEAD_SHIFT
-            # QUARTERS here too, float64 and not hessp: 4,000,000 x 8 f64 C, the kernel
-            # alone, quarters / one stream, logistic 0.82-0.84, squared 0.85,
-            # 8,000,000 x 4 logistic 0.89, 2,000,000 x 16 0.97; hessp 1.03 and
-            # float32 (4,000,000 x 8 logistic, bound by its arithmetic: in cache
-            # as long as from memory) 1.07
-            quarters = bool(stream and QUARTERS and itemsize == 8 and mode != Mode.HESSP)
-            if quarters:
-                stream |= STREAM_QUARTERS
+            # not QUARTERS: the kernel alone ran faster with them (4,000,000 x 8
+            # f64 C logistic 0.82-0.84, squared 0.85), but the package's calls
+            # did not (tools/ab_compare.py, 1.01-1.02; hessp, which kept one
+            # stream, 1.06 with the loop that could take them)
             why = (f"{where} (4, 8, 12 or 16): 4 rows a step with the gradient in "
                    f"registers, blocks of {block_rows} rows (L1d/2 = {_mb(ROW_BLOCK_BYTES)})"
                    + ((f", the rows {ahead} ahead (half a page) and y prefetched" if ahead
-                       else ", no prefetch" if quarters else ", the next block prefetched")
+                       else ", the next block prefetched")
                       + f" (chunks of at least L2/4 = {_mb(STREAM_BYTES)} come from memory)"
-                      if stream else "")
-                   + ("; the chunk read as four quarters in lockstep (four streams from "
-                      "memory, an Intel core)" if quarters else ""))
+                      if stream else ""))
         else:
             stream = stream_flags(first, rowbytes, n, layout, rows) if sc == 1 else 0
             path = Path.ROWS_STREAM if stream else Path.ROWS

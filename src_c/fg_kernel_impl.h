@@ -833,34 +833,18 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
     const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
     const ptrdiff_t ahead = pf ? a->stream >> FG_STREAM_AHEAD_SHIFT : 0;
     ptrdiff_t i = r0;
-    /* the plan's quarters (FG_STREAM_QUARTERS, see rows_k1): blocks of R rows
-     * of each quarter of the chunk, q rows a quarter; then the rest of the
-     * chunk as one stream (quarters = 0) */
-    const int quarters = (a->stream & FG_STREAM_QUARTERS) && !rows;
-    const ptrdiff_t R = quarters ? BR / 4 : BR;
-    const ptrdiff_t q4 = quarters ? (r1 - r0) / (4 * R) * R : 0;
-    const T *pr[FG_BR];
-    ptrdiff_t j = 0;
-    while (quarters ? j < q4 : i + 4 <= r1) {
-        ptrdiff_t nb;
-        if (quarters) {
-            nb = 4 * R;
-            for (ptrdiff_t s4 = 0; s4 < 4; s4++)
-                for (ptrdiff_t u = 0; u < R; u++) pr[s4 * R + u] = X + (r0 + s4 * q4 + j + u) * sr;
-        } else {
-            nb = (r1 - i < BR) ? ((r1 - i) & ~(ptrdiff_t)3) : BR;
-        }
-#define FG_RV_ROW(k) (quarters ? pr[k] : X + (rows ? rows[i + (k)] : i + (k)) * sr)
+    while (i + 4 <= r1) {
+        const ptrdiff_t nb = (r1 - i < BR) ? ((r1 - i) & ~(ptrdiff_t)3) : BR;
         for (ptrdiff_t u = 0; u < nb; u += 4) {
-            if (pf && !ahead && !quarters && i + nb + u + 4 <= r1) {
+            if (pf && !ahead && i + nb + u + 4 <= r1) {
                 const char *nx = (const char *)(X + (i + nb + u) * sr);
                 for (ptrdiff_t o = 0; o < 4 * n * (ptrdiff_t)sizeof(T); o += 64)
                     FG_PREFETCH(nx + o);
             }
             fg_v4d x[4][4];
             for (int r = 0; r < 4; r++) {
-                const T *prr = FG_RV_ROW(u + r);
-                for (int q = 0; q < NV; q++) x[r][q] = FN(load4)(prr + 4 * q);
+                const T *pr = X + (rows ? rows[i + u + r] : i + u + r) * sr;
+                for (int q = 0; q < NV; q++) x[r][q] = FN(load4)(pr + 4 * q);
             }
             for (int pass = 0; pass < 2; pass++) {
                 if (pass == 0 && !need_z) continue;
@@ -876,55 +860,34 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
                 memcpy((pass == 0 ? zB : tB) + u, &zz, sizeof zz);
             }
         }
-        const double *w;
-        if (quarters) {
-            for (ptrdiff_t s4 = 0; s4 < 4; s4++) {
-                const ptrdiff_t i0 = r0 + s4 * q4 + j;
-                if (ahead && j + ahead + R <= q4) {   /* each quarter's rows ahead */
-                    const char *px = (const char *)(X + (i0 + ahead) * sr);
-                    for (ptrdiff_t o = 0; o < R * n * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(px + o);
-                    if (need_y && a->ys0 == 1) {
-                        const char *py = (const char *)((const T *)a->y + i0 + ahead);
-                        for (ptrdiff_t o = 0; o < R * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(py + o);
-                    }
-                }
-                FN(gather_yw)(a, i0, R, 0, need_y, yB + s4 * R, wB + s4 * R);
+        if (ahead && i + ahead + nb <= r1) {
+            /* the plan's distance (_plan.ROWS_VEC_AHEAD_BYTES, which gives the
+             * measurements): a block's worth of rows `ahead` rows on, and of
+             * y, into L1 before the pointwise step, instead of the next block
+             * in the dot phase */
+            const char *px = (const char *)(X + (i + ahead) * sr);
+            for (ptrdiff_t o = 0; o < nb * n * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(px + o);
+            if (need_y && a->ys0 == 1) {
+                const char *py = (const char *)((const T *)a->y + i + ahead);
+                for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(py + o);
             }
-            w = a->w ? wB : NULL;
-        } else {
-            if (ahead && i + ahead + nb <= r1) {
-                /* the plan's distance (_plan.ROWS_VEC_AHEAD_BYTES, which gives the
-                 * measurements): a block's worth of rows `ahead` rows on, and of
-                 * y, into L1 before the pointwise step, instead of the next block
-                 * in the dot phase */
-                const char *px = (const char *)(X + (i + ahead) * sr);
-                for (ptrdiff_t o = 0; o < nb * n * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(px + o);
-                if (need_y && a->ys0 == 1) {
-                    const char *py = (const char *)((const T *)a->y + i + ahead);
-                    for (ptrdiff_t o = 0; o < nb * (ptrdiff_t)sizeof(T); o += 64) FG_PREFETCH(py + o);
-                }
-            }
-            w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
         }
+        const double *w = FN(gather_yw)(a, i, nb, 0, need_y, yB, wB);
         acc += pw_block(loss, a->power, mode, nb, zB, tB, yB, w, dB, lB);
         if (mode != FG_MODE_VALUE) {
             for (ptrdiff_t u = 0; u < nb; u += 4) {
                 const double *d = dB + u;
                 gi += (d[0] + d[1]) + (d[2] + d[3]);
-                const T *p0 = FG_RV_ROW(u), *p1 = FG_RV_ROW(u + 1);
-                const T *p2 = FG_RV_ROW(u + 2), *p3 = FG_RV_ROW(u + 3);
+                const T *p0 = X + (rows ? rows[i + u] : i + u) * sr;
+                const T *p1 = X + (rows ? rows[i + u + 1] : i + u + 1) * sr;
+                const T *p2 = X + (rows ? rows[i + u + 2] : i + u + 2) * sr;
+                const T *p3 = X + (rows ? rows[i + u + 3] : i + u + 3) * sr;
                 for (int q = 0; q < NV; q++)
                     gv[q] += d[0] * FN(load4)(p0 + 4 * q) + d[1] * FN(load4)(p1 + 4 * q) +
                              d[2] * FN(load4)(p2 + 4 * q) + d[3] * FN(load4)(p3 + 4 * q);
             }
         }
-#undef FG_RV_ROW
-        if (quarters) {
-            j += R;
-            if (j >= q4) i = r0 + 4 * q4;   /* the rest as one stream, below */
-        } else {
-            i += nb;
-        }
+        i += nb;
     }
     for (int q = 0; q < NV; q++) {
         double tmp[4];

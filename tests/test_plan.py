@@ -154,8 +154,7 @@ def test_explain_dense_f(dtype, m, n):
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_explain_rows_vec_prefetch(dtype, n):
     """rows_vec from memory: blocks of at least a page take their rows half a
-    page ahead (ROWS_VEC_AHEAD_BYTES) with y; shorter blocks the next block, or
-    nothing when the chunk is read as four quarters (QUARTERS, float64)."""
+    page ahead (ROWS_VEC_AHEAD_BYTES) with y; shorter blocks the next block."""
     P = _plan()
     d = _explain(_big(2_000_000, n, dtype), loss="logistic")
     assert d["path"] == "rows_vec"
@@ -163,8 +162,6 @@ def test_explain_rows_vec_prefetch(dtype, n):
     if d["block_rows"] * rowbytes >= P.PAGE_BYTES:
         ahead = max(4, (P.PAGE_BYTES // 2 // rowbytes) & ~3)
         assert f"the rows {ahead} ahead (half a page) and y prefetched" in d["reason"]
-    elif P.QUARTERS and np.dtype(dtype).itemsize == 8:
-        assert "no prefetch" in d["reason"] and "four quarters" in d["reason"]
     else:
         assert "the next block prefetched" in d["reason"]
 
@@ -459,16 +456,16 @@ def test_rows_stream_prefetch_split_matches_reference(monkeypatch, request, loss
 
 
 @pytest.mark.parametrize("quarters", [False, True])
-@pytest.mark.parametrize("n", [37, 8, 4])
+@pytest.mark.parametrize("n", [37, 8])
 @pytest.mark.parametrize("loss", ["squared", "logistic", "gamma"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
 def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, quarters):
-    """The streamed row paths (rows_stream; rows_vec, float64 and not hessp) reading
-    their chunks as four quarters in lockstep (the plan's choice on Intel cores)
-    or front to back (elsewhere): both taken here whatever the CPU, against the
-    reference, and the same on 1 and 2 threads, bitwise.  The chunks' rows are
-    not a multiple of four blocks (a rest of rows after the quarters) and the
-    last chunk is cut short; explain says which."""
+    """The streamed row path reading its chunks as four quarters in lockstep (the
+    plan's choice on Intel cores) or front to back (elsewhere): both taken here
+    whatever the CPU, against the reference, and the same on 1 and 2 threads,
+    bitwise.  The chunks' rows are not a multiple of four blocks (a rest of rows
+    after the quarters) and the last chunk is cut short; explain says which.
+    rows_vec (8 features) never takes them."""
     P = _plan()
     monkeypatch.setattr(P, "QUARTERS", quarters)
     _forget_plans(request)
@@ -481,12 +478,12 @@ def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, qua
     d = fastgrad.explain(X, y, coef, backend="native", **kw)
     path = "rows_stream" if n > 16 else "rows_vec"
     assert d["path"] == path, d
-    expect = quarters and (path == "rows_stream" or isz == 8)
+    expect = quarters and path == "rows_stream"
     assert ("four quarters in lockstep" in d["reason"]) == expect, d
     loss_id = int(P.Loss[loss.upper()])
     for hess, want_grad in ((False, True), (True, True), (False, False)):
         ran = _native().plan_of_call(X, m, 1, loss_id, hess, want_grad, False)
-        assert bool(ran[1] & P.STREAM_QUARTERS) == (expect and not (hess and n <= 16)), ran
+        assert bool(ran[1] & P.STREAM_QUARTERS) == expect, ran
     rtol = rtol_for(dtype)
     ref = reference(X, y, coef, **kw)
     L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=1, **kw)
