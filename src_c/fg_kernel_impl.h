@@ -796,6 +796,14 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     return acc;
 }
 
+/* rows_k1 as a call of its own, for rows_vec's last rows (fewer than 4 a
+ * chunk), so that rows_vec's instances do not each carry a copy of its loops */
+FG_PATH double FN(rows_k1_call)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
+                                double *FG_RESTRICT g, double *work)
+{
+    return FN(rows_k1)(a, r0, r1, n, g, work);
+}
+
 #if FG_HAVE_VECEXT
 
 /* Row path for n = 4 NV (NV <= 4) with contiguous rows: 4 rows at a time, the
@@ -895,7 +903,7 @@ FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, cons
         for (int l = 0; l < 4; l++) g[4 * q + l] += tmp[l];
     }
     g[n] += gi;
-    if (i < r1) acc += FN(rows_k1)(a, i, r1, n, g, work + 6 * FG_BR);
+    if (i < r1) acc += FN(rows_k1_call)(a, i, r1, n, g, work + 6 * FG_BR);
     return acc;
 }
 /* ---- multinomial row path: 4 rows per step ---------------------------------
