@@ -796,6 +796,8 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
     return acc;
 }
 
+#if FG_HAVE_VECEXT
+
 /* rows_k1 as a call of its own, for rows_vec's last rows (fewer than 4 a
  * chunk), so that rows_vec's instances do not each carry a copy of its loops */
 FG_PATH double FN(rows_k1_call)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdiff_t n,
@@ -803,8 +805,6 @@ FG_PATH double FN(rows_k1_call)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, pt
 {
     return FN(rows_k1)(a, r0, r1, n, g, work);
 }
-
-#if FG_HAVE_VECEXT
 
 /* Row path for n = 4 NV (NV <= 4) with contiguous rows: 4 rows at a time, the
  * four dot products reduced together by a transpose (no per-row horizontal
