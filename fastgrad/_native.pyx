@@ -341,8 +341,8 @@ cdef inline void _apply(fg_args *a, const PlanVal *p) noexcept:
 
 def clear_plan_cache():
     """Forget every remembered plan, so that the next calls ask fastgrad._plan
-    again (for tests that change one of its switches; with plan_dense's and
-    plan_csr's own caches cleared too)."""
+    again (for tests that change one of its switches: they clear plan_dense's
+    and plan_csr's own caches as well)."""
     memset(_plan_used, 0, sizeof(_plan_used))
 
 

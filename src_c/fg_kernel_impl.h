@@ -540,7 +540,7 @@ FG_INLINE double FN(rows_k1)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, ptrdi
              * quarters read in lockstep, each block R rows of each quarter
              * (the squared loss: R = 1, four rows a step), so that four
              * streams run ahead from memory where one did.  The rest of the
-             * chunk (fewer than 4 R rows, plus r % 4) by the loops below */
+             * chunk (fewer than 4 R rows) by the loops below */
             const ptrdiff_t R = loss == FG_SQUARED ? 1 : BR / 4;
             const ptrdiff_t q = (r1 - i) / (4 * R) * R, nb = 4 * R;
             const ptrdiff_t qa = l2 ? ahead : 8;   /* rows ahead in each quarter */

@@ -463,14 +463,16 @@ def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, qua
     """The streamed row path reading its chunks as four quarters in lockstep (the
     plan's choice on Intel cores) or front to back (elsewhere): both taken here
     whatever the CPU, against the reference, and the same on 1 and 2 threads,
-    bitwise.  The chunks' rows are not a multiple of four blocks (a rest of rows
-    after the quarters) and the last chunk is cut short; explain says which.
+    bitwise.  Several chunks, the last cut short to a number of rows that is not
+    a multiple of 4 (rows left after its quarters); explain says which.
     rows_vec (8 features) never takes them."""
     P = _plan()
     monkeypatch.setattr(P, "QUARTERS", quarters)
     _forget_plans(request)
     isz = np.dtype(dtype).itemsize
-    m = 3 * P.STREAM_BYTES // (n * isz) + 53
+    m0 = 3 * P.STREAM_BYTES // (n * isz)
+    m = 2 * P.plan_dense(m0, n, 1, isz, n, 1, P.Loss[loss.upper()], P.Mode.GRAD, False,
+                         1).chunk_rows + 1237
     _, y, coef, w = make_problem(m, n, None, loss=loss, fit_intercept=True, weights=True,
                                  dtype=dtype, seed=9, coef_scale=0.1)
     X = np.random.default_rng(6).standard_normal((m, n)).astype(dtype)
@@ -484,6 +486,7 @@ def test_rows_quarters_match_reference(monkeypatch, request, dtype, loss, n, qua
     for hess, want_grad in ((False, True), (True, True), (False, False)):
         ran = _native().plan_of_call(X, m, 1, loss_id, hess, want_grad, False)
         assert bool(ran[1] & P.STREAM_QUARTERS) == expect, ran
+        assert ran[4] >= 3 and m % ran[3] % 4 != 0, ran     # chunks; the last cut short
     rtol = rtol_for(dtype)
     ref = reference(X, y, coef, **kw)
     L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=1, **kw)
