@@ -809,7 +809,13 @@ FG_PATH double FN(rows_k1_call)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, pt
 /* Row path for n = 4 NV (NV <= 4) with contiguous rows: 4 rows at a time, the
  * four dot products reduced together by a transpose (no per-row horizontal
  * sums), in blocks of rows (see rows_k1), g held in NV vector registers for
- * the whole chunk. */
+ * the whole chunk.  An 8-wide form for the avx512 clone (n = 8 and 16: 8 rows
+ * a step, a row one or two vectors of 8, the 8 dot products reduced by
+ * fg_hsum8x8, d broadcast into the FMAs) was not kept: on an Intel Xeon
+ * (family 6 model 167 as virtualised, L1d 48 KiB, L2 2 MiB), the kernel alone
+ * against this one, 4,000,000 x 8 f64 C, medians of 5-7: from cache 0.95
+ * (logistic) and 1.04 (squared), from memory 1.19 (logistic; 1.18-1.43 with
+ * the prefetch 0, 64, 128 or 256 rows ahead) and 1.04 (squared). */
 FG_INLINE double FN(rows_vec)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, const int NV,
                               double *FG_RESTRICT g, double *work)
 {
@@ -2661,6 +2667,142 @@ FG_PATH double FN(cols)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     return acc;
 }
 
+#if FG_HAVE_VECEXT && FG_F64_W8 && defined(FG_MN8_COMMON)
+#ifndef FG_COLS_V8
+#define FG_COLS_V8 1
+#endif
+/* the next panel's prefetch: into L1, as cols (into L2, FG_PREFETCH_L2: 0.997
+ * of this one's time for 500,000 x 100, 0.96-0.98 for 40,000 x 1000, the
+ * kernel alone from memory; not taken on that) */
+#ifndef FG_COLS_V8_PF
+#define FG_COLS_V8_PF FG_PREFETCH
+#endif
+#endif
+#if FG_HAVE_VECEXT && FG_F64_W8 && defined(FG_MN8_COMMON) && FG_COLS_V8
+/* The column path with the panel in registers (the avx512 clone; one output,
+ * no rows=, double X, panels of B = 64 rows: the plan's 8 lines of each
+ * column).  z of the whole panel is NZ = 8 vectors of 8
+ * doubles, held for the whole sweep over the n columns: per column NZ loads
+ * and NZ multiply-adds with c_f broadcast once (cols' col_axpy8 loads and
+ * stores z for every line and every 8 columns, and runs an `omp simd` loop of
+ * one or two vectors per line).  After the pointwise step, d is NZ vectors in
+ * registers and 8 columns at a time give g[f:f+8] from 8 dot products over
+ * the panel, reduced together by fg_hsum8x8.  The next panel is prefetched, a
+ * line per 8 values: its first half during the z sweep, its second half during
+ * the g sweep (all of it during the z sweep when there is no g sweep).  The
+ * rows after the last whole panel go to cols.  On an Intel Xeon (family 6
+ * model 167 as virtualised, L1d 48 KiB, L2 2 MiB), against cols, the kernel
+ * alone (tools/kernel_floor.py's, two builds alternated, medians of 5),
+ * 500,000 x 100 f64 F from memory: logistic 0.87, squared 0.86, hessp 0.89;
+ * from cache 0.55-0.67; 40,000 x 1000 squared 0.92 (0.55 from cache). */
+FG_INLINE double FN(cols_v8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                             double *FG_RESTRICT g, double *work)
+{
+    enum { NZ = 8 };
+    const ptrdiff_t n = a->n, sc = a->sc, B = 8 * NZ;
+    const T *X = (const T *)a->X, *coef = (const T *)a->coef, *v = (const T *)a->v;
+    const int mode = fg_mode(a), loss = a->loss;
+    const int need_z = mode != FG_MODE_HESSP || loss != FG_SQUARED;
+    const int need_y = mode != FG_MODE_HESSP || fg_hess_needs_y(loss);
+    const int two = need_z && mode == FG_MODE_HESSP;   /* z and t in one sweep */
+    const int pf = (a->stream & FG_STREAM_PREFETCH) != 0;
+    /* the first sweep computes P = X_b p + p0 into zp, the second (two) t */
+    const T *cp = need_z ? coef : v;
+    const T *p0 = need_z ? (const T *)a->icpt : (const T *)a->vicpt;
+    const double pi = p0 ? (double)p0[0] : 0.0;
+    const double ti = a->vicpt ? (double)((const T *)a->vicpt)[0] : 0.0;
+    double *z = work, *t = z + B, *d = t + B, *yb = d + B, *wb = yb + B, *lb = wb + B;
+    double *zp = need_z ? z : t;
+    const ptrdiff_t SEG = B * (ptrdiff_t)sizeof(T);   /* bytes of a column's segment */
+    double acc = 0.0, gi = 0.0;
+    ptrdiff_t b0 = r0;
+    for (; b0 + B <= r1; b0 += B) {
+        const T *xp = X + b0;
+        const int pfn = pf && b0 + 2 * B <= r1;
+        const ptrdiff_t half = mode == FG_MODE_VALUE ? SEG : SEG / 2;
+        {
+            fg_v8d P[NZ], Q[NZ];
+            for (int q = 0; q < NZ; q++) {
+                P[q] = (fg_v8d){pi, pi, pi, pi, pi, pi, pi, pi};
+                Q[q] = (fg_v8d){ti, ti, ti, ti, ti, ti, ti, ti};
+            }
+            for (ptrdiff_t f = 0; f < n; f++) {
+                const T *x = xp + f * sc;
+                if (pfn)
+                    for (ptrdiff_t o = 0; o < half; o += 64)
+                        FG_COLS_V8_PF((const char *)(x + B) + o);
+                const double cf = (double)cp[f];
+                if (two) {
+                    const double uf = (double)v[f];
+                    for (int q = 0; q < NZ; q++) {
+                        const fg_v8d xv = FN(load8)(x + 8 * q);
+                        P[q] += xv * cf;
+                        Q[q] += xv * uf;
+                    }
+                } else {
+                    for (int q = 0; q < NZ; q++) P[q] += FN(load8)(x + 8 * q) * cf;
+                }
+            }
+            for (int q = 0; q < NZ; q++) {
+                memcpy(zp + 8 * q, &P[q], sizeof P[q]);
+                if (two) memcpy(t + 8 * q, &Q[q], sizeof Q[q]);
+            }
+        }
+        const double *w = FN(gather_yw)(a, b0, B, 0, need_y, yb, wb);
+        acc += pw_block(loss, a->power, mode, B, z, t, yb, w, d, lb);
+        if (mode == FG_MODE_VALUE) continue;
+        fg_v8d D[NZ];
+        for (int q = 0; q < NZ; q++) memcpy(&D[q], d + 8 * q, sizeof D[q]);
+        {
+            fg_v8d s = D[0];
+            for (int q = 1; q < NZ; q++) s += D[q];
+            double tmp[8];
+            memcpy(tmp, &s, sizeof tmp);
+            gi += ((tmp[0] + tmp[1]) + (tmp[2] + tmp[3])) + ((tmp[4] + tmp[5]) + (tmp[6] + tmp[7]));
+        }
+        ptrdiff_t f = 0;
+        for (; f < n; f += 8) {
+            const int nc = n - f < 8 ? (int)(n - f) : 8;
+            __m512d S[8];
+            for (int u = 0; u < 8; u++) {
+                if (u >= nc) {
+                    S[u] = _mm512_setzero_pd();
+                    continue;
+                }
+                const T *x = xp + (f + u) * sc;
+                if (pfn)
+                    for (ptrdiff_t o = half; o < SEG; o += 64)
+                        FG_COLS_V8_PF((const char *)(x + B) + o);
+                fg_v8d e[NZ];
+                for (int q = 0; q < NZ; q++) e[q] = FN(load8)(x + 8 * q) * D[q];
+                for (int h = NZ / 2; h >= 1; h /= 2)   /* a tree: no long chain */
+                    for (int q = 0; q < h; q++) e[q] += e[q + h];
+                S[u] = (__m512d)e[0];
+            }
+            const fg_v8d G = (fg_v8d)fg_hsum8x8(S);
+            for (int u = 0; u < nc; u++) g[f + u] += G[u];
+        }
+    }
+    g[n] += gi;
+    if (b0 < r1) acc += FN(cols)(a, b0, r1, g, work);
+    return acc;
+}
+
+/* FG_PATH_COLS: cols_v8 where it applies, else cols */
+FG_PATH double FN(cols_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
+                            double *FG_RESTRICT g, double *work)
+{
+    /* doubles only: float X (panels of 128 rows, NZ = 16) ran 1.16-1.25x
+     * cols' time from memory (0.65-0.69 in cache), whichever the prefetch
+     * (into L2, two panels ahead, all of a panel in the z sweep) */
+    if (sizeof(T) == 8 && a->k == 1 && !a->rows && a->loss != FG_MULTINOMIAL &&
+        a->block_rows == 64)
+        return FN(cols_v8)(a, r0, r1, g, work);
+    return FN(cols)(a, r0, r1, g, work);
+}
+#define FG_HAVE_COLS_ANY 1
+#endif
+
 #if FG_HAVE_VECEXT
 /* ---- F-ordered X with few columns (n <= 8), one output, no rows=: blocks of
  * FG_BR rows, each 4 consecutive rows of a column one vector, so z of 4 rows
@@ -2789,7 +2931,11 @@ double FN(fg_chunk)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1, double *g, dou
     case FG_PATH_COLS_SMALL: return FN(cols)(a, r0, r1, g, work);
     case FG_PATH_ROWS_VEC: return FN(rows_any)(a, r0, r1, g, work);
 #endif
+#if defined(FG_HAVE_COLS_ANY)
+    case FG_PATH_COLS: return FN(cols_any)(a, r0, r1, g, work);
+#else
     case FG_PATH_COLS: return FN(cols)(a, r0, r1, g, work);
+#endif
     case FG_PATH_ROWS_MULTI: return FN(rows_kn)(a, r0, r1, g, work);
     case FG_PATH_ROWS:
     case FG_PATH_ROWS_STREAM:
