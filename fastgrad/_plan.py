@@ -202,6 +202,7 @@ STREAM_L2 = 4           # the prefetch distance in rows in the bits from STREAM_
 STREAM_SPLIT = 8        # with STREAM_L2: half of each row ahead by the dot phase, half by the axpys
 STREAM_MN_COLS = 16     # the avx2 multinomial tiles: F-ordered blocks read in place (MN_COLS_MAX_K)
 STREAM_QUARTERS = 32    # with SEQ: the chunk's four quarters read in lockstep (QUARTERS)
+STREAM_PANEL = 64       # cols: the panel's z and d in vector registers (PANEL_REGS)
 STREAM_AHEAD_SHIFT = 8
 
 # ---------------------------------------------------------------------------
@@ -314,6 +315,20 @@ PREFETCH_SPLIT = CPU_VENDOR == "GenuineIntel"
 #: measured on an AMD core, where the hardware prefetchers differ (see
 #: PREFETCH_SPLIT): there the chunk is read front to back as before.
 QUARTERS = CPU_VENDOR == "GenuineIntel"
+
+#: The column path with its panel in vector registers (STREAM_PANEL, cols_v8 in
+#: src_c/fg_kernel_impl.h): z of a panel of 64 float64 rows is 8 vectors of 8
+#: doubles, held through the sweep over the n columns (per column 8 loads and 8
+#: multiply-adds), and d likewise for g, 8 columns at a time; the portable
+#: column loops load and store z for every line and every 8 columns.  Only the
+#: avx512 clone has the 32 registers it takes.  Intel Xeon (family 6 model 167,
+#: L1d 48 KiB, L2 2 MiB), the kernel alone (tools/kernel_floor.py's, medians of
+#: 5), 500,000 x 100 f64 F from memory, against the portable loops: logistic
+#: 0.87, squared 0.86, hessp 0.89 (from cache 0.55-0.67); the package
+#: (tools/ab_compare.py): 0.88-0.91.  Not for float32 X (panels of 128 rows,
+#: 16 vectors): 1.16-1.25x the time from memory, 0.65-0.69 from cache.
+PANEL_REGS_ISAS = ("avx512",)
+PANEL_REGS_ROWS = 64
 
 #: the bytes of a cache line (every x86-64 and ARM server core this runs on)
 LINE_BYTES = 64
@@ -493,7 +508,9 @@ def _chunk_words(nchunks, per, nrows, nt):
 
 
 def _mb(x):
-    return f"{x / (1 << 20):g} MiB" if x >= 1 << 20 else f"{x >> 10} KiB"
+    if x >= 1 << 20:
+        return f"{x / (1 << 20):g} MiB"
+    return f"{x >> 10} KiB" if x >= 1 << 10 else f"{x} bytes"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -573,11 +590,18 @@ def plan_dense(nrows, n, k, itemsize, sr, sc, loss, mode, rows, n_threads):
             block_cols = COL_SWEEP_NARROW if narrow else COL_SWEEP
             if not rows and first >= STREAM_BYTES:
                 stream = STREAM_PREFETCH
+            regs = (_isa() in PANEL_REGS_ISAS and itemsize == 8 and k == 1 and not rows
+                    and block_rows == PANEL_REGS_ROWS)
+            if regs:
+                stream |= STREAM_PANEL
             why = (f"{where}: column panels of {block_rows} rows ({_mb(COL_SEGMENT_BYTES)} "
-                   f"of each column, z within L2/4 = {_mb(COL_WORK_BYTES)}), swept "
-                   f"{block_cols} columns at a time"
+                   f"of each column, z within L2/4 = {_mb(COL_WORK_BYTES)}), "
+                   + (f"z and d of the panel held in {PANEL_REGS_ROWS // 8} vector registers "
+                      "of 8 doubles for the sweep over the columns, g 8 columns at a time"
+                      if regs else f"swept {block_cols} columns at a time")
                    + (f", the next panel prefetched (chunks of at least L2/4 = "
-                      f"{_mb(STREAM_BYTES)} come from memory)" if stream else ""))
+                      f"{_mb(STREAM_BYTES)} come from memory)" if stream & STREAM_PREFETCH
+                      else ""))
     elif loss == Loss.MULTINOMIAL or k > 1:
         path, block_rows = Path.ROWS_MULTI, 1
         why = f"{where}, {k} outputs: one row at a time, all outputs per row"

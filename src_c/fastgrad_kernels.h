@@ -50,6 +50,8 @@ enum {
                                  tiles, not transposed into a buffer of rows */
     FG_STREAM_QUARTERS = 32,  /* the row paths' blocks: rows of the chunk's four
                                  quarters in lockstep (four streams) */
+    FG_STREAM_PANEL = 64,     /* the column path: a panel of 64 rows of double X
+                                 in vector registers (cols_v8, the avx512 clone) */
     FG_STREAM_AHEAD_SHIFT = 8
 };
 

@@ -2788,15 +2788,16 @@ FG_INLINE double FN(cols_v8)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
     return acc;
 }
 
-/* FG_PATH_COLS: cols_v8 where it applies, else cols */
+/* FG_PATH_COLS: cols_v8 where the plan says so (FG_STREAM_PANEL; the other
+ * conditions are those the plan sets it under, checked again), else cols */
 FG_PATH double FN(cols_any)(const fg_args *a, ptrdiff_t r0, ptrdiff_t r1,
                             double *FG_RESTRICT g, double *work)
 {
-    /* doubles only: float X (panels of 128 rows, NZ = 16) ran 1.16-1.25x
-     * cols' time from memory (0.65-0.69 in cache), whichever the prefetch
-     * (into L2, two panels ahead, all of a panel in the z sweep) */
-    if (sizeof(T) == 8 && a->k == 1 && !a->rows && a->loss != FG_MULTINOMIAL &&
-        a->block_rows == 64)
+    /* not for float X (_plan.PANEL_REGS_ROWS): panels of 128 rows, NZ = 16,
+     * ran 1.16-1.25x cols' time from memory (0.65-0.69 in cache), whichever
+     * the prefetch (into L2, two panels ahead, all of a panel in the z sweep) */
+    if ((a->stream & FG_STREAM_PANEL) && sizeof(T) == 8 && a->k == 1 && !a->rows &&
+        a->loss != FG_MULTINOMIAL && a->block_rows == 64)
         return FN(cols_v8)(a, r0, r1, g, work);
     return FN(cols)(a, r0, r1, g, work);
 }

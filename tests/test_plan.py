@@ -522,6 +522,12 @@ def test_cols_prefetching_matches_reference(dtype, loss, k):
     d = fastgrad.explain(X, y, coef, backend="native", n_threads=2, **kw)
     assert d["path"] == "cols" and "next panel prefetched" in d["reason"], d
     assert m % d["block_rows"] != 0
+    regs = d["isa"] == "avx512" and dtype == np.float64 and k is None
+    assert ("vector registers" in d["reason"]) == regs, d
+    loss_id = int(P.Loss[loss.upper()])
+    for hess, want_grad in ((False, True), (True, True), (False, False)):
+        ran = _native().plan_of_call(X, m, k or 1, loss_id, hess, want_grad, False)
+        assert bool(ran[1] & P.STREAM_PANEL) == regs, ran
     ref = reference(X, y, coef, **kw)
     rtol = rtol_for(dtype)
     L, g = fastgrad.value_and_grad(X, y, coef, backend="native", n_threads=2, **kw)
