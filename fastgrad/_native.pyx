@@ -71,6 +71,9 @@ cdef extern from "fastgrad_kernels.h" nogil:
         Py_ssize_t block_rows
         Py_ssize_t block_cols
         double power
+        int *ybad
+        double ylo, yhi
+    int fg_ybad_seen(const fg_args *a) noexcept
     size_t fg_work_size(const fg_args *a) noexcept
     int fg_have_vector_paths() noexcept
     double fg_chunk_f64(const fg_args *a, Py_ssize_t r0, Py_ssize_t r1,
@@ -424,6 +427,9 @@ cdef void _set_data(fg_args *a, cnp.ndarray X, cnp.ndarray y, object w, Py_ssize
     a.block_rows = 0
     a.block_cols = 0
     a.power = 0.0
+    a.ybad = NULL
+    a.ylo = 0.0
+    a.yhi = 0.0
 
 
 cdef inline void _set_call(fg_any_args *a, const Py_ssize_t *rows, const char *cdata,
@@ -483,11 +489,17 @@ ctypedef double (*chunk_fn)(const void *a, Py_ssize_t r0, Py_ssize_t r1, double 
 
 cdef double _chunk_dense_f64(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
                              double *work, Py_ssize_t *bad) noexcept nogil:
-    return fg_chunk_f64(<const fg_args *>a, r0, r1, g, work)
+    cdef double r = fg_chunk_f64(<const fg_args *>a, r0, r1, g, work)
+    if fg_ybad_seen(<const fg_args *>a):      # a y outside its range: stop the pass
+        bad[0] = r0
+    return r
 
 cdef double _chunk_dense_f32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
                              double *work, Py_ssize_t *bad) noexcept nogil:
-    return fg_chunk_f32(<const fg_args *>a, r0, r1, g, work)
+    cdef double r = fg_chunk_f32(<const fg_args *>a, r0, r1, g, work)
+    if fg_ybad_seen(<const fg_args *>a):
+        bad[0] = r0
+    return r
 
 cdef double _chunk_csr_f64_i32(const void *a, Py_ssize_t r0, Py_ssize_t r1, double *g,
                                double *work, Py_ssize_t *bad) noexcept nogil:
@@ -776,9 +788,13 @@ cdef inline void _y_range_of(int lcode, LeanCall *p) noexcept:
     p.y_hi = 1.0 if lcode == 1 else INFINITY
 
 
+cdef object _ONE_CHUNK = object()     # _lean_pass's threads_of: calls of one chunk only
+
+
 cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
                        cnp.ndarray X, cnp.ndarray y, object w, object coef, object rows,
-                       object out, bint want_grad, int n_threads):
+                       object out, bint want_grad, int n_threads,
+                       object threads_of=_ONE_CHUNK):
     """The pass of a lean call whose X, y, w are in their validated form, or None
     (the caller's general path) when: coef is not exactly an ndarray of X's dtype
     and shape (n + p.fi,) (p.nd 1) or (n + p.fi, k) (p.nd 2), C-contiguous and aligned;
@@ -786,7 +802,8 @@ cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
     reduction "mean" (the general path computes that denominator); out is not
     None and not as check_out accepts it, apart from coef, X, y, w; the rows used
     fill more than one chunk and n_threads is 0 (not resolved: the count matters
-    then; else n_threads is _validation.check_n_threads's); X has no rows or no
+    then; else n_threads is _validation.check_n_threads's), unless threads_of is
+    the call's n_threads argument (then resolved here by check_n_threads); X has no rows or no
     columns; or, with p.y_range, a y the call
     uses lies outside [p.y_lo, p.y_hi] (NaN too).
     a: fg_args with the fields of X, y, w, k, the loss and power set (_set_data;
@@ -825,22 +842,45 @@ cdef object _lean_pass(fg_args *a, const PlanVal *plans, const LeanCall *p,
         pp = &plans[0 if want_grad else 1]
     else:
         _dense_plan(a, nrows, m, isz, &pv)
+    global _check_n_threads
     if pp.nchunks != 1 and n_threads < 1:
-        return None
+        if threads_of is _ONE_CHUNK:
+            return None
+        if _check_n_threads is None:
+            from ._validation import check_n_threads
+            _check_n_threads = check_n_threads
+        n_threads = _check_n_threads(threads_of)
     if n_threads < 1:
         n_threads = 1                       # one chunk: any count runs the same
     _apply(a, pp)
-    if p.y_range and not fg_y_in_range(a, f32, nrows, p.y_lo, p.y_hi):
-        return None
+    # y's range: checked by the kernels as they gather y for the pointwise step
+    # (one output, gradient or value: every row's y passes there), so that y is
+    # read from memory once; else by a pass of its own first.  A y outside it
+    # stops the pass before out is written (_chunk_dense_*), and the call goes
+    # to the general path, whose check raises.
+    cdef int ybad = 0
+    if p.y_range:
+        if a.k == 1 and not a.hess and a.loss != 0 and a.loss != 2:   # squared, multinomial
+            a.ylo = p.y_lo
+            a.yhi = p.y_hi
+            a.ybad = &ybad
+        elif not fg_y_in_range(a, f32, nrows, p.y_lo, p.y_hi):
+            return None
+    cdef double L
     if not want_grad:
-        return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, None)
+        L = _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, None)
+        a.ybad = NULL
+        return None if ybad else L
     cdef PyObject *descr = <PyObject *>cnp.PyArray_DESCR(X)
     if out is None:
         Py_INCREF(<object>descr)
         out = _new_array(descr, nd, dims)
     elif not _plain_out(out, nd, dims, <object>descr, coef, X, y, w):
+        a.ybad = NULL
         return None
-    return _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, out), out
+    L = _drive(a, f32, nrows, pp, n_threads, p.fi, p.l2, denom, out)
+    a.ybad = NULL
+    return None if ybad else (L, out)
 
 
 def value_and_grad_common(object X, object y, object coef, object rows, object out,
@@ -854,11 +894,13 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
     "squared", "logistic" (y in [0, 1]), "poisson" (y >= 0) or
     "gamma" (y > 0), reduction "mean" or "sum", backend
     "auto" or "native", fit_intercept True or False, l2 a float in [0, inf), and
-    coef, rows, out and the chunk count as _lean_pass takes them.  n_threads
+    coef, rows and out as _lean_pass takes them.  n_threads
     other than None goes to _validation.check_n_threads once loss, reduction,
     backend and l2 are known valid (the arguments _validation checks before it),
-    so an invalid one raises the general path's error; a valid one is not used
-    (one chunk: the thread count does not matter).
+    so an invalid one raises the general path's error; a valid one is used when
+    the call fills more than one chunk (one chunk: the thread count does not
+    matter), as is None's count then.  y's range is checked in the pass itself
+    (_lean_pass).
     Returns (loss, gradient).
     """
     global _check_n_threads
@@ -892,9 +934,9 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
     l2v = l2
     if not (l2v >= 0.0 and l2v < float("inf")):
         return None
-    # a plain int >= 1 is valid and unused here (the pass below runs one chunk, or
-    # declines); anything else is _validation.check_n_threads's to accept or raise
-    # (calling it for every int cost 7-8% of a 64 x 32 call)
+    # a plain int >= 1 is valid, and resolved only for a call of more than one
+    # chunk (_lean_pass); anything else is _validation.check_n_threads's to accept
+    # or raise now (calling it for every int cost 7-8% of a 64 x 32 call)
     if n_threads is not None and not (type(n_threads) is int and n_threads >= 1):
         if _check_n_threads is None:
             from ._validation import check_n_threads
@@ -923,7 +965,7 @@ def value_and_grad_common(object X, object y, object coef, object rows, object o
         _y_range_of(lcode, &p)
     p.l2 = l2v
     p.denom = <double>m if mean else 1.0
-    return _lean_pass(&a, NULL, &p, Xa, ya, None, coef, rows, out, True, 0)
+    return _lean_pass(&a, NULL, &p, Xa, ya, None, coef, rows, out, True, 0, n_threads)
 
 
 cdef class ObjectivePlan:

@@ -82,7 +82,22 @@ typedef struct {
     ptrdiff_t block_rows;   /* rows per block (the plan's; row paths: at most FG_BR) */
     ptrdiff_t block_cols;   /* the column path's columns a sweep, 8 or 4 (the plan's) */
     double power;           /* FG_TWEEDIE's power p (not 1, 2 or in (0, 1)); else unused */
+    int *ybad;              /* NULL, or a flag the kernels set to 1 when a y they
+                               gather for the pointwise step lies outside
+                               [ylo, yhi] (NaN too): the check of y in the pass
+                               that reads it (one output, gradient or value) */
+    double ylo, yhi;
 } fg_args;
+
+/* 1 once a kernel of this call has set *a->ybad (any thread) */
+static inline int fg_ybad_seen(const fg_args *a)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return a->ybad != NULL && __atomic_load_n(a->ybad, __ATOMIC_RELAXED) != 0;
+#else
+    return a->ybad != NULL && *(volatile int *)a->ybad != 0;
+#endif
+}
 
 /* Doubles of scratch one call of fg_chunk_* needs. */
 size_t fg_work_size(const fg_args *a);

@@ -49,7 +49,28 @@ FG_INLINE const T *FN(row_ptr)(const fg_args *a, ptrdiff_t i, ptrdiff_t n, T *FG
     return buf;
 }
 
-/* yb[b] = y(i0 + b, j), wb[b] = w(i0 + b) as doubles; returns wb or NULL */
+#ifndef FG_CHECK_YB_DEFINED
+#define FG_CHECK_YB_DEFINED
+/* the check of y in the kernel's pass (a->ybad): yb[0, nb) in [ylo, yhi], else
+ * the flag set; yb is in L1, a compare a value */
+FG_INLINE void fg_check_yb(const fg_args *a, const double *FG_RESTRICT yb, ptrdiff_t nb)
+{
+    const double lo = a->ylo, hi = a->yhi;
+    double bad = 0.0;
+#pragma omp simd reduction(+ : bad)
+    for (ptrdiff_t b = 0; b < nb; b++) bad += ((yb[b] >= lo) & (yb[b] <= hi)) ? 0.0 : 1.0;
+    if (bad != 0.0) {
+#if defined(__GNUC__) || defined(__clang__)
+        __atomic_store_n(a->ybad, 1, __ATOMIC_RELAXED);
+#else
+        *(volatile int *)a->ybad = 1;
+#endif
+    }
+}
+#endif
+
+/* yb[b] = y(i0 + b, j), wb[b] = w(i0 + b) as doubles; returns wb or NULL;
+ * with a->ybad, the y checked (fg_check_yb) */
 FG_INLINE const double *FN(gather_yw)(const fg_args *a, ptrdiff_t i0, ptrdiff_t nb,
                                       ptrdiff_t j, int need_y, double *FG_RESTRICT yb,
                                       double *FG_RESTRICT wb)
@@ -76,6 +97,7 @@ FG_INLINE const double *FN(gather_yw)(const fg_args *a, ptrdiff_t i0, ptrdiff_t 
         else if (w)
             for (ptrdiff_t b = 0; b < nb; b++) wb[b] = (double)w[(i0 + b) * ws];
     }
+    if (a->ybad && need_y) fg_check_yb(a, yb, nb);
     return w ? wb : NULL;
 }
 

@@ -116,7 +116,6 @@ def test_common_call_defaults_and_thread_counts(monkeypatch):
     "coef_list", "loss_np_str", "loss_multinomial", "reduction_np_str", "l2_int",
     "fit_intercept_int", "backend_numpy", "rows_negative",
     "rows_int32", "rows_empty", "rows_strided", "logistic_y_nan", "no_rows_of_X",
-    "big",
 ])
 def test_what_the_common_call_leaves_to_the_general_path(monkeypatch, case):
     """Each of these is not taken by the lean entry, and the call's result is the
@@ -188,10 +187,6 @@ def test_what_the_common_call_leaves_to_the_general_path(monkeypatch, case):
     elif case == "no_rows_of_X":
         X, y = X[:0], y[:0]
         kw["reduction"] = "sum"
-    elif case == "big":                       # more than one chunk of rows
-        X = np.zeros((70_000, 16))
-        y = np.zeros(70_000)
-        coef = np.ones(16)
     fi = kw.get("fit_intercept", False)
     assert _common(X, y, coef, kw.get("rows"), kw.get("loss", "squared"), fi,
                    kw.get("l2", 0.0), kw.get("reduction", "mean"),
@@ -201,6 +196,62 @@ def test_what_the_common_call_leaves_to_the_general_path(monkeypatch, case):
         _general(mp)
         b = fastgrad.value_and_grad(X, y, coef, **kw)
     _same(a, b)
+
+
+def _chunks(X, loss, rows=None):
+    """The chunks the compiled core cuts a value_and_grad call into."""
+    from fastgrad import _plan
+    nat = _backends._native
+    m = X.shape[0] if rows is None else len(rows)
+    return nat.plan_of_call(X, m, 1, int(_plan.Loss[loss.upper()]), False, True,
+                            rows is not None)[4]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("n", [8, 37])
+@pytest.mark.parametrize("loss", ["squared", "logistic", "poisson", "gamma"])
+def test_common_call_of_many_chunks(monkeypatch, dtype, layout, n, loss):
+    """A call of several chunks is taken too, on the thread count the general
+    path would use (None: the default count; 1; 2), with the same result bit
+    for bit.  Its y range (logistic, poisson, gamma) is checked by the kernels
+    in the pass itself: a bad y in the first row, inside a middle chunk or in
+    the last row stops the pass before out= is written, and the general path
+    raises naming the loss and the index; the arguments stay as they were."""
+    from fastgrad import _plan
+    isz = np.dtype(dtype).itemsize
+    m0 = 3 * _plan.STREAM_BYTES // (n * isz)
+    lc = _plan.Loss[loss.upper()]
+    m = 37 + 3 * max(_plan.plan_dense(m0, n, 1, isz, sr, sc, lc, _plan.Mode.GRAD, False,
+                                      1).chunk_rows for sr, sc in ((n, 1), (1, m0)))
+    X, y, coef, _ = make_problem(m, n, loss=loss, fit_intercept=True, dtype=dtype, seed=5,
+                                 coef_scale=0.1)
+    X = _layout(X, layout)
+    assert _chunks(X, loss) >= 3
+    kw = dict(loss=loss, fit_intercept=True, l2=0.05)
+    with monkeypatch.context() as mp:
+        _general(mp)
+        slow = fastgrad.value_and_grad(X, y, coef, n_threads=2, **kw)
+    for t in (None, 1, 2):
+        fast = _common(X, y, coef, None, loss, True, 0.05, "mean", t, "auto")
+        assert fast is not None, t
+        _same(fast, slow)
+    if loss == "squared":
+        return
+    for at in (0, m // 2 + 3, m - 1):
+        yb = y.copy()
+        yb[at] = -1.0
+        out = np.full_like(coef, 7.0)
+        copies = snapshot(X, yb, coef)
+        # (the logistic message names the value, the log-link ones the index)
+        match = r"\[0, 1\].*logistic.*-1" if loss == "logistic" else rf"{loss}.*y\[{at}\]"
+        for t in (1, 2):
+            assert _common(X, yb, coef, None, loss, True, 0.05, "mean", t, "auto",
+                           out=out) is None
+            with pytest.raises(ValueError, match=match):
+                fastgrad.value_and_grad(X, yb, coef, out=out, n_threads=t, **kw)
+            assert (out == 7.0).all()
+        assert_unchanged((X, yb, coef), copies)
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
