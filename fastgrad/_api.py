@@ -2,7 +2,7 @@
 
 Each call checks and converts its arguments (``_validation``), then hands plain
 arrays to one backend (``_backends``), which makes one pass over X.  The common
-call (plain float arrays, no sample_weight, one chunk of rows) is first offered
+call (plain float arrays, no sample_weight) is first offered
 to the compiled core's ``value_and_grad_common``, which takes it only when those
 checks would pass every argument through unchanged (else None: the checks run).
 """

@@ -22,10 +22,12 @@ skip what is left.  Dense and CSR X share this one driver (_drive_chunks).
 
 Small problems: ``value_and_grad_common`` (fastgrad.value_and_grad/grad) and
 ``ObjectivePlan`` (an Objective's value_and_grad/value, on the data it checked
-and planned once) are lean entries for calls of one chunk (ObjectivePlan's
-``threaded`` also for more chunks, given the thread count).  They check
-nothing: they take only arguments already in the form fastgrad._validation
-returns (else None, and the caller runs those checks), and n_threads is
+and planned once) are lean entries: value_and_grad_common for calls of any
+number of chunks, ObjectivePlan for calls of one chunk (its ``threaded`` also
+for more chunks, given the thread count).  They check nothing: they take only
+arguments already in the form fastgrad._validation returns (else None, and the
+caller runs those checks; y's range is checked by the kernels in the pass
+itself, and a y outside it sends the call there too), and n_threads is
 resolved only by _validation.check_n_threads.  The accumulators and work of a
 one-chunk problem live on the stack.
 """
@@ -675,8 +677,9 @@ cdef double _drive(fg_args *a, bint f32, Py_ssize_t nrows, const PlanVal *plan,
 # unchanged (the same objects, no copy, no error), so they compute exactly what
 # the general path computes; for anything else they return None and the caller
 # takes the general path, whose checks raise the documented errors.  They raise
-# no error of their own (n_threads: _validation.check_n_threads's) and take only
-# calls of one chunk, whose result and speed no thread count changes.
+# no error of their own (n_threads: _validation.check_n_threads's).  A call of
+# more than one chunk runs on the thread count check_n_threads gives (its result
+# is the same on any count: the chunks and their reduction order are fixed).
 # ---------------------------------------------------------------------------
 
 import numpy as np
